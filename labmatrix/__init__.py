@@ -1,0 +1,1 @@
+"""Host-side code of the lab matrix: the matrix definition, expectations, containers, report."""

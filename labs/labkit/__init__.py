@@ -1,0 +1,239 @@
+"""labkit: the small, stdlib-only contract every lab follows.
+
+A lab is a script in ``labs/`` that ends with::
+
+    if __name__ == "__main__":
+        lab.run(main)
+
+``lab.run`` parses ``--start-method fork|spawn|forkserver|default``, hands ``main`` the
+matching multiprocessing context (``default`` hands it the ``multiprocessing`` module
+itself, i.e. no explicit context), and prints what the lab observes as structured lines::
+
+    @@obs {"key": "lock_locked_inside", "value": true}
+    @@outcome ok
+
+Narration goes to stdout as ordinary lines. The driver reads only the ``@@`` lines.
+
+The outcome is one of ``ok``, ``error:<Type>``, ``deadlock``, ``timeout``,
+``crash:<signal>`` or ``unavailable``. A lab sets it with :func:`outcome`; an uncaught
+exception makes it ``error:<Type>``; a start method this platform lacks makes it
+``unavailable``. ``timeout`` and ``crash:<signal>`` are decided by whoever runs the lab
+(see :mod:`labkit.runner`), because a lab that hangs or dies cannot report them.
+
+Inside a Jupyter kernel ``lab.run(main)`` does something else: it runs the lab file as a
+real script in a subprocess under every start method and shows what each printed. That
+is the only honest way to show spawn and forkserver from a notebook, because a kernel's
+``__main__`` is not an importable file: a child cannot re-import it, and functions defined
+in a cell cannot be pickled by reference.
+"""
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import traceback
+
+METHODS = ("fork", "spawn", "forkserver", "default")
+OUTCOME_PREFIX = "@@outcome "
+OBS_PREFIX = "@@obs "
+
+#: The bound on any wait that normally ends by itself (a child finishing, a thread
+#: joining). Generous, because a loaded machine may start a spawn child slowly; it only
+#: matters when something is really stuck.
+BOUND = 5.0
+#: How long a lab waits on something it expects to be stuck (a deadlock demo) before it
+#: reports ``deadlock``. Nothing is ordered by this wait; it only proves "still blocked".
+STUCK = 0.5
+
+_state = {"outcome": None, "method": None}
+
+
+def _emit(line):
+    # One write per line, so lines from several threads never interleave.
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), (line + "\n").encode())
+
+
+def observe(key, value):
+    """Record one observation for the driver (value must be JSON-serialisable)."""
+    _emit(OBS_PREFIX + json.dumps({"key": key, "value": value}, sort_keys=True))
+    return value
+
+
+def say(*args):
+    """Narrate, in the notebook's style, and flush so the order is the real order."""
+    print(*args, flush=True)
+
+
+def outcome(value):
+    """Set this run's outcome class, e.g. ``deadlock`` or ``error:RuntimeError``."""
+    _state["outcome"] = value
+
+
+def error_class(exc):
+    """``error:<Type>`` for an exception instance or type."""
+    kind = exc if isinstance(exc, type) else type(exc)
+    return "error:" + kind.__name__
+
+
+def method():
+    """The start method requested on the command line (``default`` for none)."""
+    return _state["method"]
+
+
+def describe_error(exc):
+    """``Type: first line of message`` (the message may start with a newline)."""
+    lines = [part.strip() for part in str(exc).splitlines() if part.strip()]
+    return type(exc).__name__ + (": " + lines[0] if lines else "")
+
+
+def join(process, timeout=BOUND):
+    """Join a process within a bound. If it is still alive, kill it and return False."""
+    process.join(timeout)
+    if process.is_alive():
+        process.kill()
+        process.join(BOUND)
+        return False
+    return True
+
+
+def run_script(path, args=(), env=None, timeout=2 * BOUND, python_flags=()):
+    """Run ``path`` as its own ``__main__`` in a fresh interpreter, stdout/stderr piped.
+
+    Returns a dict with returncode (None if it had to be killed), stdout and stderr.
+    ``PYTHONUNBUFFERED`` is removed unless ``env`` sets it, since buffering is a lesson.
+    """
+    child_env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    child_env.update(env or {})
+    proc = subprocess.Popen(
+        [sys.executable, *python_flags, str(path), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env,
+        start_new_session=True,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, err = proc.communicate()
+        code = None
+    return {"returncode": code, "stdout": out, "stderr": err}
+
+
+def _kill_group(proc):
+    try:
+        os.killpg(proc.pid, 9)
+    except (AttributeError, ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def last_error(stderr):
+    """The exception type named on the last ``Type: message`` line of a traceback."""
+    for line in reversed(stderr.splitlines()):
+        head = line.split(":", 1)[0].strip()
+        if head and " " not in head and (head.endswith("Error") or head.endswith("Exception")
+                                         or head.endswith("Warning") or head == "KeyboardInterrupt"):
+            return head.rsplit(".", 1)[-1]
+    return None
+
+
+def _in_kernel():
+    return "ipykernel" in sys.modules and not sys.argv[0].endswith(".py")
+
+
+def _context(name):
+    if name == "default":
+        return multiprocessing
+    return multiprocessing.get_context(name)
+
+
+def _usage_error(message):
+    sys.stderr.write(message + "\n")
+    sys.exit(2)
+
+
+def _parse_method(argv):
+    value = "default"
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg.startswith("--start-method="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--start-method":
+            if not args:
+                _usage_error("--start-method needs a value: one of " + ", ".join(METHODS))
+            value = args.pop(0)
+        elif arg in ("-h", "--help"):
+            print("usage: python LAB.py [--start-method {%s}]" % "|".join(METHODS))
+            sys.exit(0)
+        else:
+            _usage_error("unknown argument %r; usage: python LAB.py [--start-method {%s}]"
+                         % (arg, "|".join(METHODS)))
+    if value not in METHODS:
+        _usage_error("unknown start method %r; valid: %s" % (value, ", ".join(METHODS)))
+    return value
+
+
+def run(main, argv=None):
+    """Run a lab: resolve the start method, call ``main(ctx)``, report the outcome."""
+    if argv is None and _in_kernel():
+        return run_in_notebook(main)
+    name = _parse_method(sys.argv[1:] if argv is None else argv)
+    _state["method"] = name
+    observe("python", "%d.%d.%d" % sys.version_info[:3])
+    observe("platform", os.environ.get("LAB_MP_PLATFORM") or sys.platform)
+    observe("requested_method", name)
+    try:
+        ctx = _context(name)
+    except ValueError as exc:  # e.g. fork on Windows: "cannot find context for 'fork'"
+        say(describe_error(exc))
+        _emit(OUTCOME_PREFIX + "unavailable")
+        return
+    try:
+        main(ctx)
+    except Exception as exc:  # the lab's own error is a result, not a crash
+        traceback.print_exc()
+        _emit(OUTCOME_PREFIX + error_class(exc))
+        sys.stdout.flush()
+        os._exit(1)
+    _emit(OUTCOME_PREFIX + (_state["outcome"] or "ok"))
+
+
+def run_in_notebook(main, methods=("fork", "spawn", "forkserver", "default")):
+    """From a notebook: run the lab file for real, once per start method, and show it."""
+    path = _lab_path(main)
+    print("Running %s as a real script, once per start method.\n"
+          "(In this kernel, __main__ is not a file: spawn and forkserver children could not\n"
+          "re-import it, so running main() here would not show what a script does.)\n"
+          % os.path.basename(path))
+    for name in methods:
+        result = run_script(path, ["--start-method", name], timeout=10)
+        print("=" * 20, "--start-method", name, "=" * 20)
+        for line in result["stdout"].splitlines():
+            if not line.startswith("@@"):
+                print(line)
+        if result["stderr"].strip():
+            print("[stderr]\n" + result["stderr"].rstrip())
+        outcome_lines = [ln for ln in result["stdout"].splitlines() if ln.startswith(OUTCOME_PREFIX)]
+        code = result["returncode"]
+        print("[outcome: %s, exit code %s]\n" % (
+            outcome_lines[-1][len(OUTCOME_PREFIX):] if outcome_lines else "none reported",
+            "killed after timeout" if code is None else code))
+
+
+def _lab_path(main):
+    candidates = [main.__globals__.get("__file__"), os.environ.get("JPY_SESSION_NAME")]
+    for candidate in candidates:
+        if candidate and candidate.endswith(".py") and os.path.exists(candidate):
+            return os.path.abspath(candidate)
+    raise RuntimeError("cannot tell which lab file this notebook is; run it as "
+                       "`python labs/<name>.py --start-method spawn` in a terminal")
+
+
+def thread_name():
+    return threading.current_thread().name
