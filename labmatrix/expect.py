@@ -23,9 +23,9 @@ Selectors in ``when`` (all given ones must match):
 Every rule with ``when`` must carry a one-line ``why``; the report shows it.
 """
 
-import tomllib
 from dataclasses import dataclass, field
 
+import tomllib
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 

@@ -1,9 +1,10 @@
 """The image matrix, read from ``matrix.toml`` (the one place that defines it)."""
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS_DIR = ROOT / "labs"

@@ -1,0 +1,118 @@
+"""Run cells (lab × target × start method) in batches and check them against expectations.
+
+A target is an image of the matrix (run inside one long-lived container per image, one
+``docker exec`` per batch) or ``host`` (the interpreter running the driver). The batch
+runner is ``labs/labkit/runner.py``; it enforces each cell's bound next to the lab.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+
+from . import expect
+from .container import LABS_MOUNT, LabContainer
+from .matrix import LABS_DIR, Image
+
+CELL_TIMEOUT = 15  # seconds per lab run, enforced by the runner
+PLATFORMS = {"linux": "linux", "darwin": "macos", "macos": "macos", "win32": "windows", "windows": "windows"}
+
+
+@dataclass
+class Result:
+    lab: str
+    image: str
+    method: str
+    outcome: str
+    obs: dict
+    returncode: int | None
+    duration_s: float
+    stdout: str
+    stderr: str
+    python: str = ""
+    platform: str = "linux"
+    default_method: str = ""
+    expected: dict = field(default_factory=dict)
+    why: dict = field(default_factory=dict)
+    problems: list = field(default_factory=list)
+    obs_all: dict = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.lab}-{self.image}-{self.method}"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _batch_args(cells: list[tuple[str, str]]) -> list[str]:
+    return ["--timeout", str(CELL_TIMEOUT), *[f"{lab}:{method}" for lab, method in cells]]
+
+
+def _parse(target: str, output: str, default_method: str) -> tuple[dict, list[Result]]:
+    header, results = {}, []
+    for line in output.splitlines():
+        if not line.startswith("{"):
+            continue
+        item = json.loads(line)
+        if item.get("header"):
+            header = item
+            continue
+        platform = PLATFORMS.get(item["obs"].get("platform", ""), "linux")
+        python = ".".join(map(str, header.get("version_info", [])))
+        results.append(Result(
+            lab=item["lab"], image=target, method=item["method"], outcome=item["outcome"],
+            obs=item["obs"], obs_all=item.get("obs_all", {}), returncode=item["returncode"],
+            duration_s=item["duration_s"], stdout=item["stdout"], stderr=item["stderr"],
+            python=python, platform=platform,
+            default_method=default_method or expect.platform_default(python, platform)))
+    return header, results
+
+
+def check(result: Result) -> Result:
+    exp = expect.expected(result.lab, result.python, result.method, result.platform)
+    result.expected = {"outcome": exp.outcome, "obs": exp.obs}
+    result.why = exp.why
+    result.problems = expect.compare(exp, result.outcome, result.obs)
+    return result
+
+
+def _chunks(cells: list, n: int) -> list[list]:
+    return [cells[i::n] for i in range(n) if cells[i::n]]
+
+
+def run_host(cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Result]]:
+    """Run cells with the host interpreter, ``jobs`` runner processes side by side."""
+    def batch(part):
+        proc = subprocess.run([sys.executable, "-m", "labkit.runner", *_batch_args(part)],
+                              cwd=LABS_DIR, capture_output=True, text=True,
+                              timeout=CELL_TIMEOUT * len(part) + 30)
+        if proc.returncode != 0:
+            raise RuntimeError(f"runner failed on host: {proc.stderr.strip()}")
+        return _parse("host", proc.stdout, "")
+    with ThreadPoolExecutor(jobs) as pool:
+        parts = list(pool.map(batch, _chunks(cells, jobs)))
+    header = parts[0][0] if parts else {}
+    return header, [check(r) for _, rs in parts for r in rs]
+
+
+def run_image(container: LabContainer, cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Result]]:
+    """Run cells inside one image's container, ``jobs`` runner batches side by side."""
+    image: Image = container.image
+
+    def batch(part):
+        code, out, err = container.exec(["python", "-m", "labkit.runner", *_batch_args(part)],
+                                        timeout=CELL_TIMEOUT * len(part) + 30)
+        if code != 0:
+            raise RuntimeError(f"runner failed in {image.name} (exit {code}): {err.strip()[-500:]}")
+        return _parse(image.name, out, image.default_method)
+    with ThreadPoolExecutor(jobs) as pool:
+        parts = list(pool.map(batch, _chunks(cells, jobs)))
+    header = parts[0][0] if parts else {}
+    return header, [check(r) for _, rs in parts for r in rs]
+
+
+__all__ = ["CELL_TIMEOUT", "LABS_MOUNT", "Result", "check", "run_host", "run_image"]

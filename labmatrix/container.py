@@ -1,0 +1,113 @@
+"""One class owns a lab container's whole life: create, run many commands, remove.
+
+Every container carries the project label and the driver's pid, so a later session can
+sweep what a crashed one left behind. Every command runs under ``timeout`` *inside* the
+container, because the Docker SDK has no read timeout of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import docker
+import docker.errors
+
+from .matrix import LABEL, LABS_DIR, Image
+
+LABS_MOUNT = "/home/lab/labs"
+PID_LABEL = "org.concurrency-lab.driver-pid"
+HOST_LABEL = "org.concurrency-lab.driver-host"
+
+
+class DriverError(Exception):
+    """A problem the user can fix; reported as one line, no traceback."""
+
+
+def client() -> docker.DockerClient:
+    try:
+        cli = docker.from_env(timeout=120)
+        cli.ping()
+        return cli
+    except docker.errors.DockerException as exc:
+        raise DriverError(f"no Docker daemon answers ({exc.__class__.__name__}); start Docker and "
+                          "try again, or run only the host tests: scripts/test -m 'not docker'") from None
+
+
+def require_images(cli: docker.DockerClient, images: list[Image]) -> None:
+    missing = []
+    for image in images:
+        try:
+            cli.images.get(image.tag)
+        except docker.errors.ImageNotFound:
+            missing.append(image.name)
+    if missing:
+        raise DriverError(f"image(s) not built: {', '.join(missing)}; build them with: "
+                          f"scripts/build-images {' '.join(missing)}")
+
+
+def sweep(cli: docker.DockerClient) -> list[str]:
+    """Remove containers that a driver on this host left behind when it died."""
+    removed = []
+    host = socket.gethostname()
+    for container in cli.containers.list(all=True, filters={"label": PID_LABEL}):
+        labels = container.labels
+        if labels.get(HOST_LABEL) != host or _alive(int(labels.get(PID_LABEL, "0"))):
+            continue
+        container.remove(force=True)
+        removed.append(container.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class LabContainer:
+    """A long-lived, locked-down container of one matrix image, used by ``exec``."""
+
+    def __init__(self, cli: docker.DockerClient, image: Image):
+        self.cli, self.image, self.container = cli, image, None
+
+    def __enter__(self) -> LabContainer:
+        self.container = self.cli.containers.run(
+            self.image.tag,
+            command=["sleep", "infinity"],
+            detach=True,
+            init=True,
+            network_mode="none",
+            labels={LABEL: "concurrency-lab", PID_LABEL: str(os.getpid()),
+                    HOST_LABEL: socket.gethostname()},
+            volumes={str(LABS_DIR): {"bind": LABS_MOUNT, "mode": "ro"}},
+            working_dir=LABS_MOUNT,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges:true"],
+            pids_limit=512,
+            mem_limit="2g",
+            shm_size="256m",
+        )
+        return self
+
+    def exec(self, cmd: list[str], timeout: float, env: dict | None = None) -> tuple[int, str, str]:
+        """Run ``cmd`` in the container; it is killed there after ``timeout`` seconds (rc 137)."""
+        wrapped = ["timeout", "-s", "KILL", str(int(timeout)), *cmd]
+        result = self.container.exec_run(wrapped, demux=True, environment=env or {})
+        out, err = result.output
+        return result.exit_code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        if self.container is not None:
+            try:
+                self.container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+            self.container = None

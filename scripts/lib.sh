@@ -1,0 +1,32 @@
+# Shared shell helpers for scripts/ (sourced, not run).
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+
+need_docker() {
+  command -v docker >/dev/null 2>&1 || die "docker is not installed; install Docker (Docker Desktop on macOS/Windows) and try again"
+  docker info >/dev/null 2>&1 || die "no Docker daemon answers; start Docker (on Linux: 'sudo systemctl start docker' or 'sudo dockerd &') and try again"
+  docker compose version >/dev/null 2>&1 || die "'docker compose' (Compose v2) is missing; install the docker-compose-plugin (or Debian's docker-compose >= 2) and try again"
+}
+
+image_names() { sed -n 's/^name *= *"\(.*\)"/\1/p' matrix.toml; }
+
+check_images() {
+  local known name
+  known=$(image_names | tr '\n' ' ')
+  for name in "$@"; do
+    case " $known " in *" $name "*) ;; *) die "unknown image '$name'; valid: ${known% }" ;; esac
+  done
+}
+
+venv_python() {
+  # The dev virtualenv from requirements/dev.txt (pinned, hashed), made once.
+  local venv=.venv stamp
+  stamp="$venv/.dev-$(sha256sum requirements/dev.txt | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "$(basename "$0"): setting up $venv from requirements/dev.txt" >&2
+    python3 -m venv "$venv" >/dev/null || die "python3 -m venv failed; install python3-venv (Python >= 3.11) and try again"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.txt >&2 \
+      || die "installing requirements/dev.txt failed (see above)"
+    touch "$stamp"
+  fi
+  echo "$venv/bin/python"
+}

@@ -1,0 +1,65 @@
+"""Each image is what the matrix says: Python, default start method, user, read-only labs."""
+
+import json
+
+from labmatrix.container import LABS_MOUNT
+
+PROBE = ("import json, os, sys, multiprocessing as mp; "
+         "print(json.dumps({'version': list(sys.version_info[:2]), 'method': mp.get_start_method(), "
+         "'uid': os.getuid(), 'version_full': sys.version}))")
+
+
+def run_py(container, code, *args):
+    code_, out, err = container.exec(["python", "-c", code, *args], timeout=30)
+    assert code_ == 0, err
+    return out
+
+
+def test_python_method_user(image, lab_containers):
+    c = lab_containers[image.name]
+    info = json.loads(run_py(c, PROBE))
+    assert ".".join(map(str, info["version"])) == image.python
+    assert info["method"] == image.default_method
+    assert info["uid"] != 0
+    label = c.container.image.labels.get("org.concurrency-lab.python-version")
+    assert label == info["version_full"].split()[0], "image label must record the exact sys.version"
+
+
+def test_labs_mount_is_read_only(image, lab_containers):
+    code, _, err = lab_containers[image.name].exec(["sh", "-c", f"touch {LABS_MOUNT}/x"], timeout=10)
+    assert code != 0 and "Read-only file system" in err
+
+
+def test_tmp_writable_and_unbuffered_unset(image, lab_containers):
+    out = run_py(lab_containers[image.name],
+                 "import os, tempfile; tempfile.NamedTemporaryFile(dir='/tmp'); print(os.environ.get('PYTHONUNBUFFERED'))")
+    assert out.strip() == "None"
+
+
+SPAWN_CHILDREN = """
+import multiprocessing as mp
+def child(q):
+    q.put((mp.get_start_method(), mp.current_process().name))
+if __name__ == '__main__':
+    q = mp.Queue()
+    p = mp.Process(target=child, args=(q,))
+    p.start(); print(mp.get_start_method(), *q.get(timeout=20)); p.join(20)
+"""
+
+
+def test_spawn_default_everywhere(spawn_image, lab_containers):
+    c = lab_containers[spawn_image.name]
+    code, out, err = c.exec(["sh", "-c", f"cat > /tmp/s.py <<'X'\n{SPAWN_CHILDREN}\nX\npython /tmp/s.py"], timeout=30)
+    assert code == 0, err
+    assert out.split() == ["spawn", "spawn", "Process-1"]
+    # The system interpreter, not only the venv's `python`, has the same default.
+    system = f"/usr/bin/python{spawn_image.python}"
+    out = run_py(c, f"import subprocess; print(subprocess.check_output(['{system}', '-c', "
+                    "'import multiprocessing as m; print(m.get_start_method(allow_none=True), m.get_start_method())'], text=True))")
+    assert out.split() == ["None", "spawn"]
+
+
+def test_set_start_method_fork_works_without_force(spawn_image, lab_containers):
+    out = run_py(lab_containers[spawn_image.name],
+                 "import multiprocessing as mp; mp.set_start_method('fork'); print(mp.get_start_method(), mp.get_all_start_methods())")
+    assert out.strip() == "fork ['spawn', 'fork', 'forkserver']"
