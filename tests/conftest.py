@@ -113,12 +113,20 @@ def matrix_results(lab_containers, request):
         by_image.setdefault(image, []).append((lab, method))
     start = time.monotonic()
     results, headers = {}, {}
-    with ThreadPoolExecutor(max(1, len(by_image))) as pool:
+    pool = ThreadPoolExecutor(max(1, len(by_image)))
+    try:
         futures = {name: pool.submit(cells.run_image, lab_containers[name], todo)
                    for name, todo in by_image.items()}
         for name, future in futures.items():
             headers[name], found = future.result()
             results.update({(r.lab, r.image, r.method): r for r in found})
+    except BaseException:
+        # Ctrl-C or a failed batch: removing the containers ends the running execs at once.
+        for container in lab_containers.values():
+            container.remove()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     request.config.lab_results.update(results)
     request.config.lab_run = {"wall_s": round(time.monotonic() - start, 2), "headers": headers}
     return results
