@@ -1,0 +1,44 @@
+"""The report renders from a fixture JSON, with no run and no Docker."""
+
+import shutil
+import subprocess
+import sys
+
+from labmatrix import matrix
+
+FIXTURE = matrix.ROOT / "tests" / "fixtures" / "matrix.json"
+
+
+def render(tmp_path):
+    shutil.copy(FIXTURE, tmp_path / "matrix.json")
+    proc = subprocess.run([sys.executable, "-m", "labmatrix.report", str(tmp_path / "matrix.json")],
+                          cwd=matrix.ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path
+
+
+def test_markdown_marks_mismatches_and_differences(tmp_path):
+    md = (render(tmp_path) / "matrix.md").read_text()
+    assert "### Lab matrix: 11/12 cells as expected" in md
+    assert "| main_guard | default | `ok` Δ | `error:ConnectionResetError` Δ |" in md
+    assert "| lock_basics | fork | `ok` Δ | `deadlock` ✗ Δ |" in md
+    assert "| start_cost | fork | `ok` | `ok` |" in md  # same everywhere: no mark
+
+
+def test_html_is_self_contained_and_escapes_output(tmp_path):
+    html = (render(tmp_path) / "matrix.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert(1)" not in html
+    assert 'id="t-main_guard-py3.14-default"' in html
+    assert "3.14 forkserver preloads __main__" in html
+    assert 'src="http' not in html and 'href="http' not in html  # no external assets
+
+
+def test_start_cost_plot(tmp_path):
+    png = render(tmp_path) / "start-cost.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_missing_json_is_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "labmatrix.report", str(tmp_path / "none.json")],
+                          cwd=matrix.ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
