@@ -115,4 +115,25 @@ def run_image(container: LabContainer, cells: list[tuple[str, str]], jobs: int =
     return header, [check(r) for _, rs in parts for r in rs]
 
 
-__all__ = ["CELL_TIMEOUT", "LABS_MOUNT", "Result", "check", "run_host", "run_image"]
+def run_images(containers: dict[str, LabContainer], todo: dict[str, list]) -> tuple[dict, dict]:
+    """Run each image's cells in its own thread, all images side by side.
+
+    On Ctrl-C or a failed batch the containers are removed at once, which ends their execs.
+    """
+    pool = ThreadPoolExecutor(max(1, len(todo)))
+    headers, results = {}, {}
+    try:
+        futures = {name: pool.submit(run_image, containers[name], cells) for name, cells in todo.items()}
+        for name, future in futures.items():
+            headers[name], found = future.result()
+            results.update({(r.lab, r.image, r.method): r for r in found})
+    except BaseException:
+        for container in containers.values():
+            container.remove()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return headers, results
+
+
+__all__ = ["CELL_TIMEOUT", "LABS_MOUNT", "Result", "check", "run_host", "run_image", "run_images"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -112,21 +111,7 @@ def matrix_results(lab_containers, request):
     for lab, image, method in wanted:
         by_image.setdefault(image, []).append((lab, method))
     start = time.monotonic()
-    results, headers = {}, {}
-    pool = ThreadPoolExecutor(max(1, len(by_image)))
-    try:
-        futures = {name: pool.submit(cells.run_image, lab_containers[name], todo)
-                   for name, todo in by_image.items()}
-        for name, future in futures.items():
-            headers[name], found = future.result()
-            results.update({(r.lab, r.image, r.method): r for r in found})
-    except BaseException:
-        # Ctrl-C or a failed batch: removing the containers ends the running execs at once.
-        for container in lab_containers.values():
-            container.remove()
-        raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+    headers, results = cells.run_images(lab_containers, by_image)
     request.config.lab_results.update(results)
     request.config.lab_run = {"wall_s": round(time.monotonic() - start, 2), "headers": headers}
     return results

@@ -36,8 +36,9 @@ def test_container_is_removed_after_use(docker_client):
     with LabContainer(docker_client, image) as c:
         code, out, _ = c.exec(["python", "-c", "print('hi')"], timeout=20)
         assert (code, out.strip()) == (0, "hi")
-        assert _containers(docker_client, os.getpid())
-    assert not _containers(docker_client, os.getpid())
+        cid = c.container.id
+        assert cid in {x.id for x in _containers(docker_client, os.getpid())}
+    assert cid not in {x.id for x in _containers(docker_client, os.getpid())}
     assert not _networks(docker_client)
 
 
