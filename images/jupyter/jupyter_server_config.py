@@ -5,6 +5,4 @@ c.ServerApp.open_browser = False
 c.IdentityProvider.token = __import__("os").environ["JUPYTER_TOKEN"]
 c.ServerApp.allow_remote_access = True  # the container's port is published on 127.0.0.1 only
 c.ServerApp.terminals_enabled = True
-# Lab scripts (.py in percent format) open as notebooks through jupytext: one source.
-c.ServerApp.jpserver_extensions = {"jupytext": True}
 c.ContentsManager.allow_hidden = False
