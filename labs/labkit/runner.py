@@ -62,6 +62,16 @@ def parse_obs(stdout):
     return obs, {k: v for k, v in obs_all.items() if len(v) > 1}
 
 
+def _kill_group(proc):
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    elif proc.poll() is None:  # Windows: no process groups to kill
+        proc.kill()
+
+
 def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     start = time.monotonic()
@@ -75,18 +85,12 @@ def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _kill_group(proc)
         stdout, stderr = proc.communicate()
     duration = time.monotonic() - start
-    # Children that escaped into their own session are still in our process group id
-    # only if they kept it; kill the group once more so nothing outlives the cell.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    # The lab's children (a forkserver, a resource tracker, a stuck child) are in its
+    # process group: kill the group once more so nothing outlives the cell.
+    _kill_group(proc)
     obs, obs_all = parse_obs(stdout)
     return {
         "lab": lab, "method": method,
