@@ -1,0 +1,59 @@
+# %% [markdown]
+# # Buffered output printed twice after `os.fork()`
+#
+# From the course notebook, *multiprocessing → fork vs spawn*: the scripts there print from
+# the parent and the child. Here the parent prints **one** line, without `flush`, *before*
+# the child exists -- and we count how many times that line reaches stdout.
+
+# %%
+"""A fork child inherits the parent's unflushed output buffer; whoever flushes it prints it.
+
+When stdout is a pipe or a file (a container log, ``| cat``, a CI job) it is
+block-buffered: ``print()`` only fills a buffer in the process's memory. ``os.fork()``
+copies that memory, buffer included:
+
+* the child leaves with ``sys.exit()``: normal interpreter shutdown flushes its copy, and
+  the parent flushes its own later -> the line appears **twice**;
+* the child leaves with ``os._exit()``: no flush, no shutdown -> **once**;
+* multiprocessing (any start method): it flushes stdout and stderr before it forks, and
+  its children end with ``os._exit()`` -> **once**;
+* ``PYTHONUNBUFFERED=1`` (set in many Dockerfiles): nothing is ever buffered, so the
+  ``sys.exit()`` case prints **once** too, and the bug hides until the variable is gone.
+
+On a terminal stdout is line-buffered, which hides it as well. The snippet
+``snippets/fork_buffer_main.py`` runs with stdout a pipe and without PYTHONUNBUFFERED.
+"""
+import os
+
+import labkit as lab
+
+SNIPPET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "fork_buffer_main.py")
+LINE = "hello from the parent, printed before the child exists"
+
+
+def count(how, env=None):
+    result = lab.run_script(SNIPPET, [how], env=env)
+    if result["returncode"] != 0:
+        lab.say(result["stderr"])
+        raise RuntimeError("snippet %r failed with exit code %s" % (how, result["returncode"]))
+    return result["stdout"].splitlines().count(LINE)
+
+
+def main(ctx):
+    sys_exit = count("sys_exit")
+    os_exit = count("os_exit")
+    with_mp = count(lab.method())
+    unbuffered = count("sys_exit", env={"PYTHONUNBUFFERED": "1"})
+    lab.say(f"os.fork(), child leaves with sys.exit():  printed {sys_exit} time(s)")
+    lab.say(f"os.fork(), child leaves with os._exit():  printed {os_exit} time(s)")
+    lab.say(f"multiprocessing ({lab.method()}):         printed {with_mp} time(s)")
+    lab.say(f"sys.exit() again, PYTHONUNBUFFERED=1:     printed {unbuffered} time(s)")
+    lab.observe("printed_with_sys_exit", sys_exit)
+    lab.observe("printed_with_os_exit", os_exit)
+    lab.observe("printed_with_multiprocessing", with_mp)
+    lab.observe("printed_with_sys_exit_unbuffered", unbuffered)
+
+
+# %%
+if __name__ == "__main__":
+    lab.run(main)

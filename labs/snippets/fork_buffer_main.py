@@ -1,0 +1,36 @@
+"""print() without flush, then make a child; count the lines on stdout (fork_buffer lab).
+
+    python fork_buffer_main.py sys_exit|os_exit|fork|spawn|forkserver|default
+
+Run it with stdout a pipe (block-buffered) and without PYTHONUNBUFFERED. The print sits in
+the parent's buffer when the child is made:
+* sys_exit: os.fork(); the child leaves with sys.exit(), whose normal finalization flushes
+  the buffer it inherited -- so the line comes out twice;
+* os_exit: os.fork(); the child leaves with os._exit(), which flushes nothing -- once;
+* a start method: multiprocessing flushes stdout before it forks, and its children end
+  with os._exit -- once.
+"""
+import multiprocessing
+import os
+import sys
+
+
+def noop():
+    pass
+
+
+if __name__ == "__main__":
+    how = sys.argv[1]
+    print("hello from the parent, printed before the child exists")  # no flush, on purpose
+    if how in ("sys_exit", "os_exit"):
+        pid = os.fork()
+        if pid == 0:
+            if how == "sys_exit":
+                sys.exit(0)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    else:
+        ctx = multiprocessing if how == "default" else multiprocessing.get_context(how)
+        child = ctx.Process(target=noop)
+        child.start()
+        child.join(10)
