@@ -1,4 +1,5 @@
-"""Render the files that follow matrix.toml: compose.yaml (and the README's image table).
+"""Render the files that follow matrix.toml: compose.yaml, the README's image table and the
+kernel table of the workshop's landing page (labs/README.md).
 
     python -m labmatrix.render          write them
     python -m labmatrix.render --check  exit 1 if a rendered file is out of date
@@ -13,6 +14,9 @@ from . import matrix
 
 TEMPLATES = matrix.ROOT / "labmatrix" / "templates"
 README_MARK = re.compile(r"(<!-- matrix:begin -->\n).*?(<!-- matrix:end -->)", re.S)
+KERNELS_MARK = re.compile(r"(<!-- kernels:begin -->\n).*?(<!-- kernels:end -->)", re.S)
+BEHAVES_LIKE = {"linux": "Linux", "macos": "macOS (spawn is the platform default)",
+                "windows": "Windows (spawn only)"}
 
 
 def port_var(image: matrix.Image) -> str:
@@ -36,12 +40,26 @@ def readme_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def kernels_table() -> str:
+    """The landing page's table: which JupyterLab serves which Python and default method."""
+    rows = ["| JupyterLab | Python | default start method | behaves like | port (`.env` variable) |",
+            "|---|---|---|---|---|"]
+    for i in matrix.images():
+        rows.append(f"| `{i.name}` | {i.python} | **{i.default_method}** | {BEHAVES_LIKE[i.platform]} | "
+                    f"[{i.port}](http://127.0.0.1:{i.port}/lab) (`{port_var(i)}`) |")
+    return "\n".join(rows) + "\n"
+
+
 def outputs() -> dict:
     readme = (matrix.ROOT / "README.md")
+    landing = matrix.LABS_DIR / "README.md"
     files = {matrix.ROOT / "compose.yaml": compose_yaml()}
     if readme.exists():
         files[readme] = README_MARK.sub(lambda m: m.group(1) + readme_table() + m.group(2),
                                         readme.read_text())
+    if landing.exists():
+        files[landing] = KERNELS_MARK.sub(lambda m: m.group(1) + kernels_table() + m.group(2),
+                                          landing.read_text())
     return files
 
 

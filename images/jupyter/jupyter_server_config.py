@@ -1,8 +1,33 @@
-# JupyterLab for the workshop. Token auth is on: start-lab sets JUPYTER_TOKEN (from .env
-# or generated), and an empty token is refused rather than turning auth off.
+# JupyterLab for the workshop (copied into the image's Jupyter config directory).
+#
+# Token auth is always on. start-lab exports JUPYTER_TOKEN (from .env, or generated); if
+# this server is started some other way with no token, jupyter_server generates a random
+# one and prints it. An empty token, which would turn auth off, is never set here.
+import os
+
 c = get_config()  # noqa: F821
+
+token = os.environ.get("JUPYTER_TOKEN", "").strip()
+if token:
+    c.IdentityProvider.token = token
+# The login page must not turn a token into a password stored in the container.
+c.PasswordIdentityProvider.allow_password_change = False
+
 c.ServerApp.open_browser = False
-c.IdentityProvider.token = __import__("os").environ["JUPYTER_TOKEN"]
-c.ServerApp.allow_remote_access = True  # the container's port is published on 127.0.0.1 only
-c.ServerApp.terminals_enabled = True
+c.ServerApp.root_dir = "/home/lab"
+# The container listens on all its interfaces so that Docker can publish the port, and
+# compose publishes it on 127.0.0.1 only. Requests must still name a loopback host
+# (127.0.0.1, localhost): that refuses DNS-rebinding tricks from other web pages.
+c.ServerApp.allow_remote_access = False
+c.ServerApp.local_hostnames = ["localhost"]
+# Print the URL the attendee opens on the host, not the container's port.
+host_port = os.environ.get("LAB_HOST_PORT", "")
+if host_port.isdigit():
+    c.ServerApp.custom_display_url = f"http://127.0.0.1:{host_port}"
+c.ServerApp.terminals_enabled = True  # attendees run `python labs/<lab>.py --start-method spawn`
 c.ContentsManager.allow_hidden = False
+# Jupytext: labs/*.py (percent format) open as notebooks; Markdown stays Markdown.
+c.ContentsManager.notebook_extensions = ["ipynb", "py"]
+# No network calls or installs from the UI: the room may be offline.
+c.LabApp.extension_manager = "readonly"
+c.LabApp.news_url = None
