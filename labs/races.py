@@ -81,10 +81,10 @@ def main(ctx):
     old_interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)
     try:
-        for rounds in range(1, ROUNDS + 1):
+        rounds, lost = 0, 0
+        while rounds < ROUNDS and not lost:
+            rounds += 1
             lost, ms_unlocked = race(add_unlocked, ITERATIONS)
-            if lost:
-                break
         lost_locked, ms_locked = race(add_locked, ITERATIONS_LOCKED, threading.Lock())
         locked_total = counter
     finally:
