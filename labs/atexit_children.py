@@ -26,7 +26,7 @@ Three handlers (``snippets/atexit_children_main.py``), each writing "<tag> <pid>
 So cleanup in an atexit handler (removing temp files, flushing a log) may run once, never,
 or in an unexpected process, depending on how the process was made.
 """
-import json
+import ast
 import os
 import tempfile
 
@@ -46,7 +46,7 @@ def main(ctx):
     if result["returncode"] != 0:
         lab.say(result["stderr"])
         raise RuntimeError("the snippet failed with exit code %s" % result["returncode"])
-    report = json.loads(result["stdout"].splitlines()[-1])
+    report = ast.literal_eval(result["stdout"].splitlines()[-1])
     parent, child = str(report["parent"]), str(report["child"])
 
     in_parent = sorted(tag for tag, pid in runs if pid == parent)

@@ -28,7 +28,7 @@
 The requested start method of this run does not change any of that; it only decides what
 ``ctx`` is, and ``default`` resolves to the platform default (``effective_method``).
 """
-import json
+import ast
 import os
 
 import labkit as lab
@@ -41,7 +41,7 @@ def probe(scenario):
     if result["returncode"] != 0:
         lab.say(result["stderr"])
         raise RuntimeError("probe %r failed with exit code %s" % (scenario, result["returncode"]))
-    return json.loads(result["stdout"].splitlines()[-1])
+    return ast.literal_eval(result["stdout"].splitlines()[-1])
 
 
 def main(ctx):

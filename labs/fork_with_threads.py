@@ -20,15 +20,20 @@ thread starts a child that tries ``LOCK.acquire(timeout=lab.STUCK)``:
 
 CPython re-initialises its *own* locks after fork; yours it cannot know about. That is why
 3.12+ warns: ``DeprecationWarning: This process (pid=…) is multi-threaded, use of fork()
-may lead to deadlocks in the child.`` The warning is attributed to the code that called
-``os.fork()``. Called from ``__main__`` it is shown by default; through multiprocessing the
-caller is ``multiprocessing/popen_fork.py``, so the default filters hide it unless you run
-with ``-W default::DeprecationWarning`` (or ``-X dev``). spawn and forkserver never warn:
-the fork server is single-threaded. The snippets show both cases.
+may lead to deadlocks in the child.`` Here ``start()`` is watched with
+``warnings.catch_warnings``: only fork warns; spawn does not fork at all, and the fork
+server that forks forkserver children is single-threaded.
+
+Would you have *seen* it? The warning is attributed to the code that called ``os.fork()``.
+Called from ``__main__`` it is shown by default; through multiprocessing the caller is
+``multiprocessing/popen_fork.py``, so the default filters hide it unless you run with
+``-W default::DeprecationWarning`` (or ``-X dev``). Two snippets show that, each with a
+second thread running: ``os.fork()`` in ``__main__``, and a multiprocessing fork start.
 """
 import os
 import re
 import threading
+import warnings
 
 import labkit as lab
 
@@ -66,13 +71,18 @@ def main(ctx):
 
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=try_lock, args=(sender,))
-    child.start()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        child.start()
     sender.close()
+    start_warned = any(WARNING in str(w.message) for w in caught)
     acquired = receiver.recv() if receiver.poll(lab.BOUND) else None
     done.set()
     holder.join(lab.BOUND)
     lab.join(child)
     lab.say(f"child ({lab.method()}): LOCK.acquire(timeout={lab.STUCK}) -> {acquired}")
+    lab.say(f"start() raised the fork-with-threads DeprecationWarning: {start_warned}")
+    lab.observe("start_warned", start_warned)
     lab.observe("child_acquired", acquired)
     lab.observe("child_exitcode", child.exitcode)
     if acquired is False:
@@ -83,14 +93,14 @@ def main(ctx):
     lab.say(f"os.fork() in __main__ with a thread running, default filters: warning shown = {os_fork}")
     if text:
         lab.say(f"  DeprecationWarning: {text}")
-    mp_default, _ = warning_seen((), "fork_with_threads_mp.py", lab.method())
-    mp_w, _ = warning_seen(("-W", "default::DeprecationWarning"), "fork_with_threads_mp.py", lab.method())
-    lab.say(f"multiprocessing ({lab.method()}) with a thread running: warning shown = {mp_default}; "
+    mp_default, _ = warning_seen((), "fork_with_threads_mp.py")
+    mp_w, _ = warning_seen(("-W", "default::DeprecationWarning"), "fork_with_threads_mp.py")
+    lab.say(f"multiprocessing fork start with a thread running: warning shown = {mp_default}; "
             f"with -W default::DeprecationWarning = {mp_w}")
     lab.observe("os_fork_warns_by_default", os_fork)
     lab.observe("warning_text", text)
-    lab.observe("multiprocessing_warns_by_default", mp_default)
-    lab.observe("multiprocessing_warns_with_w", mp_w)
+    lab.observe("mp_fork_warns_by_default", mp_default)
+    lab.observe("mp_fork_warns_with_w", mp_w)
 
 
 # %%

@@ -23,7 +23,7 @@ often than it looks, and how often depends on the start method *and the patch re
 Each body run appends one line "<__name__> <pid>" to a log; we count the lines and sort
 them by pid into parent, children, and "somewhere else" (the fork server).
 """
-import json
+import ast
 import os
 import tempfile
 
@@ -42,7 +42,7 @@ def main(ctx):
     if result["returncode"] != 0:
         lab.say(result["stderr"])
         raise RuntimeError("the snippet failed with exit code %s" % result["returncode"])
-    report = json.loads(result["stdout"].splitlines()[-1])
+    report = ast.literal_eval(result["stdout"].splitlines()[-1])
     parent, children = report["parent"], set(report["children"])
 
     in_parent = [name for name, pid in runs if int(pid) == report["parent"]]

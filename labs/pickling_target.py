@@ -28,7 +28,7 @@ Under fork nothing is pickled: the child already has every object, so all of the
 ``Pool.map`` is different: it always pickles the function and its arguments, so a lambda
 fails there *even under fork*.
 """
-import json
+import ast
 import os
 import re
 import threading
@@ -89,7 +89,7 @@ def main(ctx):
         lab.observe(name + "_message", message)
 
     run = lab.run_script(GUARD_SNIPPET, [lab.method()])
-    exitcode = json.loads(run["stdout"].splitlines()[-1])["exitcode"] if run["stdout"].strip() else None
+    exitcode = ast.literal_eval(run["stdout"].splitlines()[-1])["exitcode"] if run["stdout"].strip() else None
     child_error = lab.last_error(run["stderr"]) or ""
     lines = [ln for ln in run["stderr"].splitlines() if child_error and ln.startswith(child_error + ":")]
     message = stable(lines[-1].split(":", 1)[1].strip()) if lines else ""

@@ -6,10 +6,9 @@ Three handlers, each writing "<tag> <pid>" to the log when it runs:
 * module: registered at module level (runs wherever this file is imported);
 * guard:  registered under the main guard (only in the parent's __main__);
 * child:  registered inside the child's target function.
-Prints one JSON line with the parent's and the child's pid and the child's exit code.
+Prints one dict literal with the parent's and the child's pid and the child's exit code.
 """
 import atexit
-import json
 import multiprocessing
 import os
 import sys
@@ -38,4 +37,4 @@ if __name__ == "__main__":
     process = ctx.Process(target=child)
     process.start()
     process.join(10)
-    print(json.dumps({"parent": os.getpid(), "child": process.pid, "exitcode": process.exitcode}))
+    print(repr({"parent": os.getpid(), "child": process.pid, "exitcode": process.exitcode}))

@@ -1,15 +1,14 @@
-"""Ask multiprocessing about its start method in a fresh interpreter; print one JSON line.
+"""Ask multiprocessing about its start method in a fresh interpreter; print one dict literal.
 
     python default_method_probe.py fresh|threadpool|fork_first|spawn_child
 
 Every scenario needs its own interpreter, because the first call that *locks in* the
 start method cannot be undone (only set_start_method(..., force=True) overrides it).
-None is printed as the string "None".
+None is printed as the string "None". (A dict literal rather than JSON: importing json costs
+more than the rest of this script.)
 """
-import json
 import multiprocessing as mp
 import sys
-from multiprocessing.pool import ThreadPool
 
 
 def noop():
@@ -38,6 +37,8 @@ def main(scenario):
         out["chosen_after_get_context"] = chosen()
         out["set_spawn_after_get_context"] = attempt(mp.set_start_method, "spawn")
     elif scenario == "threadpool":
+        from multiprocessing.pool import ThreadPool
+
         with ThreadPool(1) as pool:  # threads only, yet Pool.__init__ calls get_context()
             pool.map(abs, [-1])
         out["chosen_after_threadpool"] = chosen()
@@ -53,7 +54,7 @@ def main(scenario):
         out["chosen_after_spawn_child"] = chosen()
     else:
         raise SystemExit("unknown scenario %r" % scenario)
-    print(json.dumps(out))
+    print(repr(out))
 
 
 if __name__ == "__main__":

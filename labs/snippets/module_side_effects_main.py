@@ -4,9 +4,8 @@
 
 The line names the module (``__main__`` in the parent, ``__mp_main__`` when a child or the
 fork server imports this file again) and the pid of the process that ran the body. The
-script prints one JSON line: its own pid, the children's pids and their exit codes.
+script prints one dict literal: its own pid, the children's pids and their exit codes.
 """
-import json
 import multiprocessing
 import os
 import sys
@@ -32,5 +31,5 @@ if __name__ == "__main__":
         child.start()
     for child in children:
         child.join(10)
-    print(json.dumps({"parent": os.getpid(), "children": [c.pid for c in children],
-                      "exitcodes": [c.exitcode for c in children]}))
+    print(repr({"parent": os.getpid(), "children": [c.pid for c in children],
+                "exitcodes": [c.exitcode for c in children]}))

@@ -5,9 +5,8 @@
 The parent can pickle ``in_guard`` by reference (``__main__.in_guard`` exists in the
 parent), so ``start()`` succeeds. A spawn or forkserver child imports this file again as
 ``__mp_main__``, where the guarded block never runs, so the name does not exist there.
-Prints one JSON line with the child's exit code; the child's traceback goes to stderr.
+Prints one dict literal with the child's exit code; the child's traceback goes to stderr.
 """
-import json
 import multiprocessing
 import sys
 
@@ -20,4 +19,4 @@ if __name__ == "__main__":
     child = ctx.Process(target=in_guard)
     child.start()
     child.join(10)
-    print(json.dumps({"exitcode": child.exitcode}))
+    print(repr({"exitcode": child.exitcode}))
