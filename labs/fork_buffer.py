@@ -2,8 +2,8 @@
 # # Buffered output printed twice after `os.fork()`
 #
 # From the course notebook, *multiprocessing → fork vs spawn*: the scripts there print from
-# the parent and the child. Here the parent prints **one** line, without `flush`, *before*
-# the child exists -- and we count how many times that line reaches stdout.
+# the parent and the child. Here the parent prints a line, without `flush`, *before* the
+# child exists -- and we count how many times that line reaches stdout.
 
 # %%
 """A fork child inherits the parent's unflushed output buffer; whoever flushes it prints it.
@@ -21,29 +21,30 @@ copies that memory, buffer included:
   ``sys.exit()`` case prints **once** too, and the bug hides until the variable is gone.
 
 On a terminal stdout is line-buffered, which hides it as well. The snippet
-``snippets/fork_buffer_main.py`` runs with stdout a pipe and without PYTHONUNBUFFERED.
+``snippets/fork_buffer_main.py`` runs with stdout a pipe and without PYTHONUNBUFFERED; for
+each case it prints one line naming the case, then makes that case's child.
 """
 import os
 
 import labkit as lab
 
 SNIPPET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "fork_buffer_main.py")
-LINE = "hello from the parent, printed before the child exists"
+LINE = "hello before the child is made: "
 
 
-def count(how, env=None):
-    result = lab.run_script(SNIPPET, [how], env=env)
+def counts(cases, env=None):
+    """Run the snippet for these cases: how many times each case's line reached stdout."""
+    result = lab.run_script(SNIPPET, cases, env=env)
     if result["returncode"] != 0:
         lab.say(result["stderr"])
-        raise RuntimeError("snippet %r failed with exit code %s" % (how, result["returncode"]))
-    return result["stdout"].splitlines().count(LINE)
+        raise RuntimeError("the snippet failed with exit code %s" % result["returncode"])
+    lines = result["stdout"].splitlines()
+    return [lines.count(LINE + case) for case in cases]
 
 
 def main(ctx):
-    sys_exit = count("sys_exit")
-    os_exit = count("os_exit")
-    with_mp = count(lab.method())
-    unbuffered = count("sys_exit", env={"PYTHONUNBUFFERED": "1"})
+    sys_exit, os_exit, with_mp = counts(["sys_exit", "os_exit", lab.method()])
+    (unbuffered,) = counts(["sys_exit"], env={"PYTHONUNBUFFERED": "1"})
     lab.say(f"os.fork(), child leaves with sys.exit():  printed {sys_exit} time(s)")
     lab.say(f"os.fork(), child leaves with os._exit():  printed {os_exit} time(s)")
     lab.say(f"multiprocessing ({lab.method()}):         printed {with_mp} time(s)")
