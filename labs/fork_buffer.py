@@ -45,10 +45,11 @@ def counts(cases, env=None):
 def main(ctx):
     sys_exit, os_exit, with_mp = counts(["sys_exit", "os_exit", lab.method()])
     (unbuffered,) = counts(["sys_exit"], env={"PYTHONUNBUFFERED": "1"})
-    lab.say(f"os.fork(), child leaves with sys.exit():  printed {sys_exit} time(s)")
-    lab.say(f"os.fork(), child leaves with os._exit():  printed {os_exit} time(s)")
-    lab.say(f"multiprocessing ({lab.method()}):         printed {with_mp} time(s)")
-    lab.say(f"sys.exit() again, PYTHONUNBUFFERED=1:     printed {unbuffered} time(s)")
+    for label, n in (("os.fork(), child leaves with sys.exit():", sys_exit),
+                     ("os.fork(), child leaves with os._exit():", os_exit),
+                     ("multiprocessing (%s):" % lab.method(), with_mp),
+                     ("sys.exit() again, PYTHONUNBUFFERED=1:", unbuffered)):
+        lab.say(f"{label:<42} printed {n} time(s)")
     lab.observe("printed_with_sys_exit", sys_exit)
     lab.observe("printed_with_os_exit", os_exit)
     lab.observe("printed_with_multiprocessing", with_mp)
