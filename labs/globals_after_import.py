@@ -71,8 +71,10 @@ def main(ctx):
     seen = receiver.recv()
     lab.join(child)
 
+    helper_seen = ("is not loaded at all" if seen["helper"] == "not-loaded"
+                   else "is loaded, VALUE = %r" % seen["helper"])
     lab.say(f"Child ({lab.method()}) sees: COUNTER = {seen['counter']}, "
-            f"CONFIG['mode'] = {seen['mode']!r}, {HELPER}.VALUE = {seen['helper']!r}")
+            f"CONFIG['mode'] = {seen['mode']!r}, and {HELPER} {helper_seen}")
     lab.observe("parent_counter", COUNTER)
     lab.observe("child_counter", seen["counter"])
     lab.observe("child_config_mode", seen["mode"])
