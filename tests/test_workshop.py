@@ -411,11 +411,15 @@ def test_browser_opens_a_lab_notebook(workshop, request):
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Run$")).click()
             page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$")).click()
             last = panel.locator(".jp-CodeCell").last
-            sync_api.expect(last.locator(".jp-OutputArea")).to_contain_text(
-                "--start-method default", timeout=120_000)
-            sync_api.expect(last.locator(".jp-OutputArea")).to_contain_text("[outcome:", timeout=60_000)
+            # Finished when the last cell's prompt shows its execution count, e.g. [2]:
+            sync_api.expect(last.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"),
+                                                                         timeout=180_000)
             last.scroll_into_view_if_needed()
             page.screenshot(path=str(shot))
+            shown = last.locator(".jp-OutputArea").inner_text()
+            for method in matrix.METHODS:
+                assert f"--start-method {method}" in shown, shown
+            assert shown.count("[outcome: ") == len(matrix.METHODS), shown
         finally:
             browser.close()
     assert shot.stat().st_size > 10_000
