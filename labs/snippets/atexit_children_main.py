@@ -1,6 +1,6 @@
 """atexit handlers in the parent, its child and (sometimes) the fork server.
 
-    ATEXIT_CHILDREN_LOG=/tmp/x.log python atexit_children_main.py fork|spawn|forkserver|default
+    ATEXIT_CHILDREN_LOG=atexit.log python atexit_children_main.py fork|spawn|forkserver|default
 
 Three handlers, each writing "<tag> <pid>" to the log when it runs:
 * module: registered at module level (runs wherever this file is imported);

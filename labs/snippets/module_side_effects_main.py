@@ -1,6 +1,6 @@
 """A guarded script that starts 3 children. Every run of its module body leaves one line in a log.
 
-    MODULE_SIDE_EFFECTS_LOG=/tmp/x.log python module_side_effects_main.py spawn
+    MODULE_SIDE_EFFECTS_LOG=body-runs.log python module_side_effects_main.py spawn
 
 The line names the module (``__main__`` in the parent, ``__mp_main__`` when a child or the
 fork server imports this file again) and the pid of the process that ran the body. The
