@@ -74,6 +74,8 @@ def race(target, n, *args):
     elapsed = (time.perf_counter() - began) * 1000
     if any(t.is_alive() for t in threads):
         raise RuntimeError("an adder thread did not finish within %s s" % lab.BOUND)
+    if start.broken:
+        raise RuntimeError("the threads did not all reach the start barrier within %s s" % lab.BOUND)
     return THREADS * n - counter, elapsed
 
 
