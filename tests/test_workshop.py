@@ -327,6 +327,39 @@ def test_lab_notebook_runs_through_the_server(workshop, image):
 
 
 @pytest.mark.docker
+def test_running_it_again_changes_nothing(workshop):
+    """scripts/workshop on a running workshop: its own ports are not "in use", nothing is
+    recreated, and the same URLs are printed."""
+    before = {name: workshop.container(name).id for name in workshop.images}
+    proc = run([*WORKSHOP, *workshop.images], env=workshop.env, timeout=UP_TIMEOUT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {name: workshop.container(name).id for name in workshop.images} == before
+    urls = re.findall(r"http://\S+", proc.stdout)
+    assert urls == re.findall(r"http://\S+", workshop.up_output) and len(urls) == len(workshop.images)
+
+
+@pytest.mark.docker
+def test_a_lab_copied_to_work_runs_there(workshop):
+    """The landing page's advice: copy a lab into work/ and run it; labkit still imports and
+    the last cell runs the copy."""
+    name, lab = workshop.images[0], _notebook_lab()
+    target = f"work/{lab}.py"
+    workshop.api(name, "DELETE", f"/api/contents/{target}")
+    copied = workshop.api(name, "POST", "/api/contents/work", {"copy_from": f"labs/{lab}.py"})
+    assert copied.status_code == 201 and copied.json()["path"] == target, copied.text
+    try:
+        proc = run(["docker", "exec", "-i", "-e", f"JUPYTER_TOKEN={workshop.token}", workshop.container(name).id,
+                    "python", "-", target], input=RUN_NOTEBOOK.read_text(), timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        last = json.loads(proc.stdout)["cells"][-1]
+        text = "".join(o.get("text", "") for o in last["outputs"] if o["type"] == "stream")
+        assert last["status"] == "ok" and f"Running {lab}.py as a real script" in text, last
+        assert [m.group(1) for m in SECTION.finditer(text)] == list(matrix.METHODS), text
+    finally:
+        workshop.api(name, "DELETE", f"/api/contents/{target}")
+
+
+@pytest.mark.docker
 def test_work_survives_down_and_labs_stay_read_only(workshop):
     """What an attendee saves in work/ outlives `scripts/workshop down` (the volume stays)."""
     name = workshop.images[0]
