@@ -556,6 +556,30 @@ def test_plain_compose_up_without_env_generates_a_token(docker_client, tmp_path)
         assert not project_resources(docker_client, project)
 
 
+@pytest.mark.docker
+def test_sweep_removes_what_a_dead_run_left(docker_client):
+    """A test run that was killed leaves a project behind; the next run removes it, and
+    never a project whose pytest is still alive."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone, alive = f"{PREFIX}{dead.pid}-x", f"{PREFIX}{os.getpid()}-alive"
+    made = []
+    try:
+        for project in (gone, alive):
+            labels = {matrix.LABEL: "concurrency-lab", COMPOSE_PROJECT: project}
+            made.append(docker_client.volumes.create(f"{project}_work", labels=labels))
+            made.append(docker_client.networks.create(f"{project}_default", labels=labels))
+        sweep_dead_projects(docker_client)
+        assert not project_resources(docker_client, gone)
+        assert len(project_resources(docker_client, alive)) == 2
+    finally:
+        for item in made:
+            try:
+                item.remove()
+            except docker.errors.NotFound:
+                pass
+
+
 # --------------------------------------------------------------------------- CI workflow
 
 
