@@ -11,8 +11,9 @@
 * ``/dev/shm``: on Linux every multiprocessing Lock, Semaphore, Event, Queue, Pool -- and
   even a ThreadPool -- is a POSIX named semaphore, i.e. a file in ``/dev/shm``. Missing:
   ``FileNotFoundError``; read-only: ``OSError: [Errno 30]``. Docker gives 64 MiB unless
-  ``--shm-size`` says otherwise. We check that it exists and is writable, and use one
-  semaphore across processes (the child releases it, the parent acquires it).
+  ``--shm-size`` says otherwise. We check that it exists and is writable (on Linux; macOS
+  and Windows keep their semaphores elsewhere), and use one semaphore across processes
+  (the child releases it, the parent acquires it).
 * CPUs: ``os.cpu_count()`` counts the *machine's* CPUs; it ignores the affinity mask
   (``--cpuset-cpus``, ``taskset``) and CPU quotas (``--cpus``). 3.13 added
   ``os.process_cpu_count()``, which honours the affinity mask (not quotas); Pool and
@@ -25,6 +26,7 @@
 """
 import multiprocessing
 import os
+import sys
 import tempfile
 
 import labkit as lab
@@ -72,9 +74,12 @@ def pid1():
 
 def main(ctx):
     exists, writable, size_mb, fs_type = shm_facts()
-    lab.say(f"/dev/shm: exists = {exists}, writable = {writable}, size = {size_mb} MiB, type = {fs_type}")
+    needed = sys.platform.startswith("linux")  # macOS and Windows name their semaphores elsewhere
+    lab.say(f"/dev/shm: exists = {exists}, writable = {writable}, size = {size_mb} MiB, type = {fs_type}"
+            + ("" if needed else " (multiprocessing does not use it on this platform)"))
     lab.observe("dev_shm_exists", exists)
     lab.observe("dev_shm_writable", writable)
+    lab.observe("dev_shm_usable_where_needed", (exists and writable) if needed else True)
     lab.observe("dev_shm_size_mb", size_mb)
     lab.observe("dev_shm_fs_type", fs_type)
 
@@ -93,13 +98,15 @@ def main(ctx):
             f"{multiprocessing.cpu_count() = }")
     lab.observe("cpu_count", cpus)
     lab.observe("affinity_cpus", affinity)
-    lab.observe("affinity_within_cpu_count", affinity is not None and 1 <= affinity <= cpus)
+    # No affinity API (macOS, Windows): the process may use the whole machine.
+    usable = affinity if affinity is not None else cpus
+    lab.observe("affinity_within_cpu_count", 1 <= usable <= cpus)
     lab.observe("mp_cpu_count_is_os_cpu_count", multiprocessing.cpu_count() == cpus)
     lab.observe("has_process_cpu_count", has_pcc)
     if has_pcc:
         lab.say(f"{os.process_cpu_count() = } (3.13+: the affinity mask)")
         lab.observe("process_cpu_count", os.process_cpu_count())
-        lab.observe("process_cpu_count_is_affinity", os.process_cpu_count() == affinity)
+        lab.observe("process_cpu_count_is_affinity", os.process_cpu_count() == usable)
 
     comm = pid1()
     lab.say(f"PID 1 is {comm!r}" + (" (an init)" if comm in KNOWN_INITS else "")

@@ -20,7 +20,8 @@
   (``Pool.__init__`` calls ``get_context()``). After that, ``set_start_method('spawn')``
   raises ``RuntimeError: context has already been set``.
 * ``set_start_method('fork')`` as the first thing works without ``force=True``, on Linux
-  and on macOS alike: the platform default is only a default.
+  and on macOS alike: the platform default is only a default. (Windows has no fork:
+  ``ValueError: cannot find context for 'fork'``.)
 * Using ``get_context('spawn')`` to start a child also locked the *global* default, as a
   side effect, until gh-109263 (fixed in 3.13.12 and 3.14.3): afterwards the parent's
   ``get_start_method(allow_none=True)`` was the platform default instead of ``None``.

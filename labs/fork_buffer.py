@@ -43,6 +43,11 @@ def counts(cases, env=None):
 
 
 def main(ctx):
+    if not hasattr(os, "fork"):  # Windows: only the multiprocessing case exists
+        (with_mp,) = counts([lab.method()])
+        lab.say(f"No os.fork() here. multiprocessing ({lab.method()}): printed {with_mp} time(s)")
+        lab.observe("printed_with_multiprocessing", with_mp)
+        return
     sys_exit, os_exit, with_mp = counts(["sys_exit", "os_exit", lab.method()])
     (unbuffered,) = counts(["sys_exit"], env={"PYTHONUNBUFFERED": "1"})
     for label, n in (("os.fork(), child leaves with sys.exit():", sys_exit),

@@ -89,6 +89,13 @@ def main(ctx):
         lab.say("The child's copy of LOCK is held by a thread that does not exist in the child.")
         lab.outcome("deadlock")
 
+    if not hasattr(os, "fork"):
+        lab.say("This platform has no os.fork(): nothing to warn about.")
+        lab.observe("os_fork_warns_by_default", False)
+        lab.observe("warning_text", "")
+        lab.observe("mp_fork_warns_by_default", False)
+        lab.observe("mp_fork_warns_with_w", False)
+        return
     os_fork, text = warning_seen((), "fork_with_threads_os_fork.py")
     lab.say(f"os.fork() in __main__ with a thread running, default filters: warning shown = {os_fork}")
     if text:

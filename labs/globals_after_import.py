@@ -18,8 +18,7 @@ and changes ``VALUE`` in a helper module it imported at run time.
 * forkserver: like spawn for the lab's own globals. The parent also names the helper in
   ``set_forkserver_preload()``: the fork server then imports it *itself*, fresh, so the
   child has the module but with its import-time value. Preloading saves import time; it
-  never carries run-time state. (It must be called before the first process starts, and
-  under fork or spawn it changes nothing.) It is also only a hint: before gh-117378 (fixed in
+  never carries run-time state. (It must be called before the first process starts.) It is also only a hint: before gh-117378 (fixed in
   3.12.8 and 3.13.1) the fork server ignored the parent's ``sys.path``, could not find a
   helper importable only through a path the parent added at run time (as here), and
   silently skipped it, so the child reports "not-loaded" on 3.9 and 3.11.
@@ -58,7 +57,8 @@ def main(ctx):
     COUNTER = 42
     CONFIG["mode"] = "changed-in-main"
     helper.VALUE = "changed-by-parent"
-    ctx.set_forkserver_preload([HELPER])
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload([HELPER])  # before the first start, or it is too late
     lab.say(f"Parent after import: {COUNTER = }, {CONFIG = }, {helper.VALUE = }")
 
     receiver, sender = ctx.Pipe(duplex=False)
