@@ -50,11 +50,15 @@ def sweep(cli: docker.DockerClient) -> list[str]:
     """Remove containers that a driver on this host left behind when it died."""
     removed = []
     host = socket.gethostname()
-    for container in cli.containers.list(all=True, filters={"label": PID_LABEL}):
+    # Other sessions remove their containers while this lists them: skip those.
+    for container in cli.containers.list(all=True, filters={"label": PID_LABEL}, ignore_removed=True):
         labels = container.labels
         if labels.get(HOST_LABEL) != host or _alive(int(labels.get(PID_LABEL, "0"))):
             continue
-        container.remove(force=True)
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            continue
         removed.append(container.name)
     return removed
 
