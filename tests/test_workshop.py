@@ -65,9 +65,14 @@ def project_env(project: str, env_file: Path, ports: dict[str, int] | None = Non
     return env
 
 
+# Other sessions create and remove labelled containers all the time: list without
+# inspecting each one (sparse), or a container removed meanwhile raises NotFound.
+LIST_ALL = {"containers": {"all": True, "sparse": True, "ignore_removed": True}}
+
+
 def project_resources(cli, project: str) -> list:
     flt = {"label": f"{COMPOSE_PROJECT}={project}"}
-    return [*cli.containers.list(all=True, filters=flt), *cli.networks.list(filters=flt),
+    return [*cli.containers.list(filters=flt, **LIST_ALL["containers"]), *cli.networks.list(filters=flt),
             *cli.volumes.list(filters=flt)]
 
 
@@ -76,7 +81,7 @@ def remove_project(cli, project: str) -> None:
     run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans", "-t", "5"],
         env=project_env(project, Path(os.devnull)), timeout=180)
     for kind in ("containers", "networks", "volumes"):
-        for item in getattr(cli, kind).list(**({"all": True} if kind == "containers" else {}),
+        for item in getattr(cli, kind).list(**LIST_ALL.get(kind, {}),
                                             filters={"label": f"{COMPOSE_PROJECT}={project}"}):
             try:
                 item.remove(force=True) if kind != "networks" else item.remove()
@@ -88,7 +93,7 @@ def sweep_dead_projects(cli) -> None:
     """Remove test projects whose pytest process is gone (a run that was killed)."""
     projects = set()
     for kind in ("containers", "networks", "volumes"):
-        for item in getattr(cli, kind).list(**({"all": True} if kind == "containers" else {}),
+        for item in getattr(cli, kind).list(**LIST_ALL.get(kind, {}),
                                             filters={"label": matrix.LABEL}):
             labels = item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels") or {}
             name = labels.get(COMPOSE_PROJECT, "")
@@ -370,7 +375,8 @@ def test_work_survives_down_and_labs_stay_read_only(workshop):
     volume = f"{workshop.project}_work"
     down = workshop.down()
     assert "work is kept" in down.stdout
-    assert not workshop.cli.containers.list(all=True, filters={"label": f"{COMPOSE_PROJECT}={workshop.project}"})
+    assert not workshop.cli.containers.list(filters={"label": f"{COMPOSE_PROJECT}={workshop.project}"},
+                                            **LIST_ALL["containers"])
     kept = workshop.cli.volumes.get(volume)
     assert kept.attrs["Labels"][matrix.LABEL] == "concurrency-lab"
     workshop.figures["restart_s"] = round(workshop.up(), 1)
