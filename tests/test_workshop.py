@@ -327,8 +327,9 @@ def test_lab_notebook_runs_through_the_server(workshop, image):
         exp = expect.expected(lab, version, method, image.platform)
         assert m.group(3) == exp.outcome, f"{method}: notebook shows {m.group(3)}, matrix expects {exp.outcome}\n{text}"
     if lab == "main_guard":
+        # The unguarded script's spawn child fails at bootstrap: visible in the notebook.
         spawn = sections["spawn"].group(2)
-        assert "RuntimeError" in spawn and "bootstrapping phase" in spawn, spawn
+        assert "RuntimeError" in spawn, spawn
 
 
 @pytest.mark.docker
