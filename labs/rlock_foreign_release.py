@@ -1,0 +1,62 @@
+# %% [markdown]
+# # RLock released by a thread that does not own it
+#
+# From the course notebook, *Locks → RLock()*, cell 6: "We can't release RLock which
+# acquired by another Thread". Unlike a Lock (see lock_release), an RLock has an owner.
+
+# %%
+"""Only the owner may release an RLock.
+
+``release()`` from any other thread raises ``RuntimeError: cannot release un-acquired
+lock`` and changes nothing: the owner still holds it with the same count, and releases
+it normally afterwards. Same text from 3.8 to 3.15 (facts §8).
+"""
+import re
+from threading import Event, RLock, Thread, current_thread
+
+import labkit as lab
+
+
+def count(lock):
+    return int(re.search(r"count=(\d+)", repr(lock)).group(1))
+
+
+class SampleLocks:
+    def __init__(self):
+        self.value = 0
+        self.lock = RLock()
+        self.held_twice = Event()
+        self.tried = Event()
+
+    def first_lock(self):
+        with self.lock:
+            lab.say(f"{current_thread().name = }: Lock acquired. {self.lock!r}")
+            with self.lock:
+                lab.say(f"{current_thread().name = }: Same lock acquired again? {self.lock!r}")
+                self.held_twice.set()
+                self.tried.wait(lab.BOUND)  # the "long operation": until main has tried
+            lab.say(f"{current_thread().name = }: Same lock released?. {self.lock!r}")
+        lab.say(f"{current_thread().name = }: Lock released?. {self.lock!r}")
+
+
+def main(ctx):
+    sl = SampleLocks()
+    tr = Thread(target=sl.first_lock, name="Thread-1")
+    tr.start()
+    sl.held_twice.wait(lab.BOUND)
+    lab.say(f"{current_thread().name = }: Other thread after some time. {sl.lock!r}")
+    try:
+        sl.lock.release()  # We can't release an RLock acquired by another thread
+        lab.observe("foreign_release_error", None)
+    except RuntimeError as exc:
+        lab.say(f"{current_thread().name = }: {lab.describe_error(exc)}")
+        lab.observe("foreign_release_error", lab.describe_error(exc))
+    lab.observe("count_after_foreign_release", count(sl.lock))
+    sl.tried.set()
+    tr.join(lab.BOUND)
+    lab.observe("count_after_owner_released", count(sl.lock))
+
+
+# %%
+if __name__ == "__main__":
+    lab.run(main)
