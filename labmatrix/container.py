@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 
 import docker
 import docker.errors
@@ -17,6 +18,7 @@ from .matrix import LABEL, LABS_DIR, Image
 
 LABS_MOUNT = "/home/lab/labs"
 PID_LABEL = "org.concurrency-lab.driver-pid"
+KEY_LABEL = "org.concurrency-lab.container-key"
 HOST_LABEL = "org.concurrency-lab.driver-host"
 
 
@@ -63,6 +65,15 @@ def sweep(cli: docker.DockerClient) -> list[str]:
     return removed
 
 
+def remove_mine(cli: docker.DockerClient, pid: int | None = None) -> None:
+    """Remove every container this driver process started (the last line of defence)."""
+    for container in cli.containers.list(all=True, sparse=True, filters={"label": f"{PID_LABEL}={pid or os.getpid()}"}):
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -78,8 +89,17 @@ class LabContainer:
 
     def __init__(self, cli: docker.DockerClient, image: Image):
         self.cli, self.image, self.container = cli, image, None
+        self.key = uuid.uuid4().hex
 
     def __enter__(self) -> LabContainer:
+        try:
+            self._start()
+        except BaseException:  # e.g. Ctrl-C while the daemon was creating it
+            self.remove()
+            raise
+        return self
+
+    def _start(self) -> None:
         self.container = self.cli.containers.run(
             self.image.tag,
             command=["sleep", "infinity"],
@@ -87,7 +107,7 @@ class LabContainer:
             init=True,
             network_mode="none",
             labels={LABEL: "concurrency-lab", PID_LABEL: str(os.getpid()),
-                    HOST_LABEL: socket.gethostname()},
+                    HOST_LABEL: socket.gethostname(), KEY_LABEL: self.key},
             volumes={str(LABS_DIR): {"bind": LABS_MOUNT, "mode": "ro"}},
             working_dir=LABS_MOUNT,
             cap_drop=["ALL"],
@@ -96,7 +116,6 @@ class LabContainer:
             mem_limit="2g",
             shm_size="256m",
         )
-        return self
 
     def exec(self, cmd: list[str], timeout: float, env: dict | None = None) -> tuple[int, str, str]:
         """Run ``cmd`` in the container; it is killed there after ``timeout`` seconds (rc 137)."""
@@ -109,9 +128,10 @@ class LabContainer:
         self.remove()
 
     def remove(self) -> None:
-        if self.container is not None:
+        """Remove the container, found by its key even if creating it was interrupted."""
+        for container in self.cli.containers.list(all=True, sparse=True, filters={"label": f"{KEY_LABEL}={self.key}"}):
             try:
-                self.container.remove(force=True)
+                container.remove(force=True)
             except docker.errors.NotFound:
                 pass
-            self.container = None
+        self.container = None

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from labmatrix import cells, matrix, report
-from labmatrix.container import DriverError, LabContainer, client, require_images, sweep
+from labmatrix.container import DriverError, LabContainer, client, remove_mine, require_images, sweep
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -83,6 +83,7 @@ def docker_client(request):
             pytest.exit(str(exc), returncode=3)
         pytest.skip(str(exc))
     sweep(cli)
+    request.config.lab_docker_used = True
     return cli
 
 
@@ -94,10 +95,10 @@ def lab_containers(docker_client, request):
         require_images(docker_client, images)
     except DriverError as exc:
         pytest.exit(str(exc), returncode=3)
-    started = {}
+    started = {image.name: LabContainer(docker_client, image) for image in images}
     try:
-        for image in images:
-            started[image.name] = LabContainer(docker_client, image).__enter__()
+        for container in started.values():
+            container.__enter__()
         yield started
     finally:
         for container in started.values():
@@ -133,6 +134,12 @@ def assert_cell(result):
                   for p in result.problems]
         lines += ["--- stdout ---", result.stdout.rstrip(), "--- stderr ---", result.stderr.rstrip()]
         pytest.fail("\n".join(lines), pytrace=False)
+
+
+def pytest_unconfigure(config):
+    """Whatever happened, no container of this driver outlives it."""
+    if getattr(config, "lab_docker_used", False):
+        remove_mine(client())
 
 
 def pytest_sessionfinish(session):

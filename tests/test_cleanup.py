@@ -15,7 +15,7 @@ pytestmark = pytest.mark.docker
 
 
 def _containers(cli, pid):
-    return cli.containers.list(all=True, filters={"label": f"{PID_LABEL}={pid}"})
+    return cli.containers.list(all=True, sparse=True, filters={"label": f"{PID_LABEL}={pid}"})
 
 
 def _networks(cli):
