@@ -26,7 +26,6 @@ Three handlers (``snippets/atexit_children_main.py``), each writing "<tag> <pid>
 So cleanup in an atexit handler (removing temp files, flushing a log) may run once, never,
 or in an unexpected process, depending on how the process was made.
 """
-import ast
 import os
 import tempfile
 
@@ -43,10 +42,7 @@ def main(ctx):
         if os.path.exists(log):
             with open(log) as f:
                 runs = [line.split() for line in f.read().splitlines()]
-    if result["returncode"] != 0:
-        lab.say(result["stderr"])
-        raise RuntimeError("the snippet failed with exit code %s" % result["returncode"])
-    report = ast.literal_eval(result["stdout"].splitlines()[-1])
+    report = lab.snippet_report(result)
     parent, child = str(report["parent"]), str(report["child"])
 
     in_parent = sorted(tag for tag, pid in runs if pid == parent)

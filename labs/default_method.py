@@ -29,7 +29,6 @@
 The requested start method of this run does not change any of that; it only decides what
 ``ctx`` is, and ``default`` resolves to the platform default (``effective_method``).
 """
-import ast
 import os
 
 import labkit as lab
@@ -38,11 +37,7 @@ PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "de
 
 
 def probe(scenario):
-    result = lab.run_script(PROBE, [scenario])
-    if result["returncode"] != 0:
-        lab.say(result["stderr"])
-        raise RuntimeError("probe %r failed with exit code %s" % (scenario, result["returncode"]))
-    return ast.literal_eval(result["stdout"].splitlines()[-1])
+    return lab.snippet_report(lab.run_script(PROBE, [scenario]))
 
 
 def main(ctx):

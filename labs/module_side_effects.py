@@ -23,7 +23,6 @@ often than it looks, and how often depends on the start method *and the patch re
 Each body run appends one line "<__name__> <pid>" to a log; we count the lines and sort
 them by pid into parent, children, and "somewhere else" (the fork server).
 """
-import ast
 import os
 import tempfile
 
@@ -39,10 +38,7 @@ def main(ctx):
         result = lab.run_script(SNIPPET, [method], env={"MODULE_SIDE_EFFECTS_LOG": log})
         with open(log) as f:
             runs = [line.split() for line in f.read().splitlines()]
-    if result["returncode"] != 0:
-        lab.say(result["stderr"])
-        raise RuntimeError("the snippet failed with exit code %s" % result["returncode"])
-    report = ast.literal_eval(result["stdout"].splitlines()[-1])
+    report = lab.snippet_report(result)
     parent, children = report["parent"], set(report["children"])
 
     in_parent = [name for name, pid in runs if int(pid) == report["parent"]]

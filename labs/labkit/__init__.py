@@ -125,6 +125,19 @@ def run_script(path, args=(), env=None, timeout=2 * BOUND, python_flags=()):
     return {"returncode": code, "stdout": out, "stderr": err}
 
 
+def snippet_report(result):
+    """The Python literal a snippet printed on its last line; its failure is the lab's error.
+
+    Snippets report with a dict literal rather than JSON, so a fresh interpreter need not
+    import json (measurable on every spawn child).
+    """
+    if result["returncode"] != 0:
+        say(result["stderr"])
+        raise RuntimeError("the snippet failed with exit code %s" % result["returncode"])
+    import ast
+    return ast.literal_eval(result["stdout"].splitlines()[-1])
+
+
 def _kill_group(proc):
     try:
         os.killpg(proc.pid, 9)
