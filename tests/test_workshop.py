@@ -327,9 +327,14 @@ def test_lab_notebook_runs_through_the_server(workshop, image):
         exp = expect.expected(lab, version, method, image.platform)
         assert m.group(3) == exp.outcome, f"{method}: notebook shows {m.group(3)}, matrix expects {exp.outcome}\n{text}"
     if lab == "main_guard":
-        # The unguarded script's spawn child fails at bootstrap: visible in the notebook.
-        spawn = sections["spawn"].group(2)
-        assert "RuntimeError" in spawn, spawn
+        # Visible in the notebook: without the guard the spawn child fails (exit code 1, no
+        # "Dummy") where fork's runs; with the guard both print "Dummy".
+        for method, runs_unguarded in (("fork", True), ("spawn", False)):
+            body = sections[method].group(2)
+            unguarded, _, guarded = body.partition("snippets/guarded.py")
+            assert ("Dummy" in unguarded.splitlines()) is runs_unguarded, body
+            assert "Dummy" in guarded.splitlines(), body
+        assert "child exitcode 1" in sections["spawn"].group(2).partition("snippets/guarded.py")[0]
 
 
 @pytest.mark.docker
