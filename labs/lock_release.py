@@ -44,7 +44,8 @@ def main(ctx):
     sl = SampleLocks()
     tr = Thread(target=sl.long_lock, name="Thread-1")
     tr.start()
-    sl.inside.wait(lab.BOUND)
+    if not sl.inside.wait(lab.BOUND):
+        raise RuntimeError("the worker never acquired the lock")
     lab.say(f"{current_thread().name = }: After lock in other thread. {sl.lock.locked() = }")
     lab.observe("locked_while_worker_holds", sl.lock.locked())
 

@@ -17,8 +17,10 @@ from threading import Event, RLock, Thread, current_thread
 import labkit as lab
 
 
-def count(lock):
-    return int(re.search(r"count=(\d+)", repr(lock)).group(1))
+def owner_and_count(lock):
+    """(owner, count) as the repr shows them, e.g. ``owner=1403... count=2``."""
+    found = re.search(r"owner=(\d+) count=(\d+)", repr(lock))
+    return int(found.group(1)), int(found.group(2))
 
 
 class SampleLocks:
@@ -43,7 +45,8 @@ def main(ctx):
     sl = SampleLocks()
     tr = Thread(target=sl.first_lock, name="Thread-1")
     tr.start()
-    sl.held_twice.wait(lab.BOUND)
+    if not sl.held_twice.wait(lab.BOUND):
+        raise RuntimeError("the worker never acquired the RLock twice")
     lab.say(f"{current_thread().name = }: Other thread after some time. {sl.lock!r}")
     try:
         sl.lock.release()  # We can't release an RLock acquired by another thread
@@ -51,10 +54,13 @@ def main(ctx):
     except RuntimeError as exc:
         lab.say(f"{current_thread().name = }: {lab.describe_error(exc)}")
         lab.observe("foreign_release_error", lab.describe_error(exc))
-    lab.observe("count_after_foreign_release", count(sl.lock))
+    owner, count = owner_and_count(sl.lock)
+    lab.say(f"{current_thread().name = }: After the failed release. {sl.lock!r}")
+    lab.observe("owner_still_worker", owner == tr.ident)
+    lab.observe("count_after_foreign_release", count)
     sl.tried.set()
     tr.join(lab.BOUND)
-    lab.observe("count_after_owner_released", count(sl.lock))
+    lab.observe("count_after_owner_released", owner_and_count(sl.lock)[1])
 
 
 # %%
