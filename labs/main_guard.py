@@ -5,6 +5,10 @@
 # which says "in Jupyter we can't simulate this behaviour". Here each script really runs:
 # `snippets/unguarded.py` (the notebook's cell, no guard) and `snippets/guarded.py` (with
 # the guard), each as its own `__main__`, under the start method of this run.
+#
+# The lab's outcome is the unguarded script's fate: `ok` if it works, `error:RuntimeError`
+# if its child dies while bootstrapping, or the parent's own crash (`error:EOFError`,
+# `error:ConnectionResetError`).
 
 # %%
 """Without ``if __name__ == "__main__":``, only fork works.
@@ -15,14 +19,18 @@
   process *again*, while the child is still bootstrapping: ``RuntimeError: An attempt has
   been made to start a new process before the current process has finished its
   bootstrapping phase``. The child exits with 1; the parent goes on.
-* **forkserver** up to 3.13.7: the same, in a child forked from the server. From 3.13.8 /
-  3.14.1 the *server* imports ``__main__`` first (gh-126631), hits the RuntimeError and dies,
-  so the parent's ``start()`` crashes: ``EOFError`` (3.13) or ``ConnectionResetError``
-  (3.14). 3.15 swallows the preload error; the child then fails as under spawn.
+* **forkserver** up to 3.13.7 and 3.14.0: the same, in a child forked from the server.
+  From 3.13.8 / 3.14.1 the *server* imports ``__main__`` first (gh-126631), hits the
+  RuntimeError and dies, so the parent's ``start()`` crashes: ``EOFError`` (3.13) or
+  ``ConnectionResetError`` (3.14, from its new authentication handshake). 3.15 ignores the
+  preload error; the child then fails as under spawn, and the body has run 3 times.
 * **default** is the platform's: fork on Linux up to 3.13, so the unguarded script works;
   forkserver from 3.14, so *the same script breaks*; spawn on macOS and Windows, always.
 
-With the guard, every method prints ``Dummy``.
+With the guard, every method prints ``Dummy``; the module body (outside the guard) still
+runs once more in every process that imports the script again.
+From 3.11.7 / 3.12.1 the RuntimeError also points to the docs' "Safe importing of main
+module" section (not yet in Debian's 3.11.2).
 """
 import os
 
@@ -31,30 +39,61 @@ import labkit as lab
 SNIPPETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets")
 
 
+def exceptions(stderr):
+    """Every exception line of the tracebacks in ``stderr``, with its multi-line message."""
+    shown, inside = [], False
+    for line in stderr.rstrip().splitlines():
+        if line and not line[0].isspace():
+            inside = bool(lab.last_error(line)) and not line.startswith("Traceback")
+        elif line.startswith("  File "):
+            inside = False
+        if inside:
+            shown.append(line)
+    return "\n".join(shown)
+
+
 def run(name, method):
     result = lab.run_script(os.path.join(SNIPPETS, name), [method])
-    out, err = result["stdout"], result["stderr"]
-    lab.say(f"--- python snippets/{name} {method}: exit code {result['returncode']}")
+    out, err, code = result["stdout"], result["stderr"], result["returncode"]
+    lab.say(f"--- python snippets/{name} {method}: exit code {code}")
     lab.say(out.rstrip())
     if err.strip():
-        lab.say("[stderr, last lines]\n" + "\n".join(err.rstrip().splitlines()[-3:]))
-    child = [line.split()[-1] for line in out.splitlines() if line.startswith("child exitcode")]
-    return {
-        "dummy_printed": "Dummy" in out.splitlines(),
-        "script_exit": result["returncode"],
+        lab.say("[stderr, without the traceback frames]\n" + exceptions(err))
+    lines = out.splitlines()
+    child = [line.split()[-1] for line in lines if line.startswith("child exitcode")]
+    bootstrapping = "bootstrapping phase" in err
+    seen = {
+        "dummy_printed": "Dummy" in lines,
+        "script_exit": code,
         "child_exitcode": int(child[0]) if child else "never reported",
-        "bootstrapping_error": "bootstrapping phase" in err,
-        "parent_error": lab.last_error(err) if result["returncode"] else "none",
-        "module_body_runs": out.splitlines().count("module body runs"),
+        "bootstrapping_error": bootstrapping,
+        "parent_error": ("killed after timeout" if code is None else lab.last_error(err) or "unknown")
+        if code != 0 else "none",
+        "module_body_runs": lines.count("module body runs"),
     }
+    if bootstrapping:  # observed only where the RuntimeError is printed
+        seen["error_links_safe_importing"] = "Safe importing of main module" in err
+    return seen
 
 
 def main(ctx):
     method = lab.method()
-    for key, value in run("unguarded.py", method).items():
+    unguarded = run("unguarded.py", method)
+    for key, value in unguarded.items():
         lab.observe("unguarded_" + key, value)
     for key, value in run("guarded.py", method).items():
         lab.observe("guarded_" + key, value)
+
+    if unguarded["script_exit"] is None:  # cannot happen: nothing in it waits without end
+        lab.outcome("timeout")
+    elif unguarded["script_exit"]:  # the parent itself crashed
+        lab.outcome("error:" + unguarded["parent_error"])
+    elif unguarded["bootstrapping_error"]:  # the parent went on; its child died
+        lab.outcome("error:RuntimeError")
+    lab.say(f"The unguarded script under {method}: "
+            + ("the parent crashed with " + unguarded["parent_error"] if unguarded["script_exit"]
+               else "its child died with RuntimeError" if unguarded["bootstrapping_error"]
+               else "works"))
 
 
 # %%
