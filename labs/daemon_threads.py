@@ -2,18 +2,25 @@
 # # Daemon threads at interpreter exit
 #
 # From the course notebook, *Daemon=True* ("in Jupyter we can't simulate this behaviour")
-# and `threading.enumerate()`. `snippets/daemon_threads.py` starts a worker that is still
-# running when the script's last line is done, once as a daemon and once not.
+# and `threading.enumerate()`. `snippets/daemon_threads.py` is the notebook's script: a
+# worker loops printing "Dummy" while the main code ends. It runs twice, once with a
+# daemon worker and once with a non-daemon one. Events replace the notebook's sleeps.
 
 # %%
 """A daemon thread does not keep the process alive; a non-daemon thread does.
 
-At exit the interpreter joins every *non-daemon* thread (``threading._shutdown``), so the
-non-daemon worker finishes its work, after "main: end of the script", and its ``finally``
-runs. A *daemon* thread is abandoned: the process exits while it is blocked, and its
-``finally`` never runs (its resources are not released properly, say the docs).
-In a Jupyter kernel the process never exits, which is why the notebook could not show it.
+When the main code is done, the interpreter joins every *non-daemon* thread
+(``threading._shutdown``) before it exits: the non-daemon worker leaves its loop after
+"main: end of the script", and its ``finally`` runs. A *daemon* thread is abandoned: the
+process exits while the worker is in the middle of its loop, and its ``finally`` never
+runs ("their resources may not be released properly", say the docs). The same on every
+version and start method (no process is started by the worker).
+
+``threading.enumerate()`` lists the live threads with their daemon flag. In a Jupyter
+kernel the process never exits, and the kernel runs daemon threads of its own (heartbeat,
+history saving), which is why the notebook could not show this.
 """
+import ast
 import os
 import threading
 
@@ -22,22 +29,46 @@ import labkit as lab
 SNIPPET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "daemon_threads.py")
 
 
+def idle(release):
+    release.wait(lab.BOUND)
+
+
+def in_this_process():
+    """Two idle threads, one daemon, as threading.enumerate() shows them."""
+    release = threading.Event()
+    threads = [threading.Thread(target=idle, args=(release,), name=name, daemon=daemon)
+               for name, daemon in (("idle-daemon", True), ("idle-non-daemon", False))]
+    for t in threads:
+        t.start()
+    live = [(t.name, t.daemon) for t in threading.enumerate()]
+    lab.say(f"{threading.current_thread().name = }: {threading.enumerate() = }")
+    release.set()
+    for t in threads:
+        t.join(lab.BOUND)
+    return [list(pair) for pair in live]
+
+
 def main(ctx):
+    lab.observe("this_process_enumerate", in_this_process())
+
     for kind in ("daemon", "non-daemon"):
         result = lab.run_script(SNIPPET, [kind])
         lines = result["stdout"].splitlines()
         lab.say(f"--- python snippets/daemon_threads.py {kind}: exit code {result['returncode']}")
         lab.say("\n".join(lines))
+        if result["stderr"].strip():
+            lab.say("[stderr]\n" + result["stderr"].rstrip())
+        listed = [line for line in lines if line.startswith("enumerate: ")]
         key = kind.replace("-", "_")
         lab.observe(f"{key}_exit", result["returncode"])
-        lab.observe(f"{key}_enumerate", lines[1] if len(lines) > 1 else None)
-        lab.observe(f"{key}_worker_finished", "worker: finished its work" in lines)
+        lab.observe(f"{key}_enumerate",
+                    [list(pair) for pair in ast.literal_eval(listed[0][len("enumerate: "):])] if listed else None)
+        lab.observe(f"{key}_dummy_rounds", sum(line.startswith("worker: Dummy") for line in lines))
+        lab.observe(f"{key}_worker_left_loop", "worker: left its loop" in lines)
         lab.observe(f"{key}_finally_ran", "worker: finally ran" in lines)
-        lab.observe(f"{key}_worker_outlived_main",
-                    "main: end of the script" in lines and "worker: finished its work" in lines
-                    and lines.index("main: end of the script") < lines.index("worker: finished its work"))
-
-    lab.observe("this_process_threads", [t.name for t in threading.enumerate()])
+        end = lines.index("main: end of the script") if "main: end of the script" in lines else None
+        lab.observe(f"{key}_worker_printed_after_main_ended",
+                    end is not None and any(line.startswith("worker:") for line in lines[end + 1:]))
 
 
 # %%
