@@ -29,11 +29,18 @@ def _rows(cells: list[dict]) -> list[tuple[str, str]]:
 
 
 def _differs(cells: list[dict]) -> set[tuple[str, str, str]]:
-    """Cells whose outcome differs from the same lab under another method or version."""
-    by_lab = defaultdict(set)
+    """Cells where the lab behaves otherwise than its usual: a version- or method-specific
+    expectation applied (it carries a reason), or the observed outcome differs."""
+    return {(c["lab"], c["image"], c["method"]) for c in cells
+            if c["why"] or (c["expected"].get("outcome") and c["outcome"] != c["expected"]["outcome"])}
+
+
+def _reasons(cells: list[dict]) -> dict[str, list[str]]:
+    reasons = defaultdict(dict)
     for c in cells:
-        by_lab[c["lab"]].add(c["outcome"])
-    return {(c["lab"], c["image"], c["method"]) for c in cells if len(by_lab[c["lab"]]) > 1}
+        for why in c["why"].values():
+            reasons[c["lab"]][why] = None
+    return {lab: list(whys) for lab, whys in sorted(reasons.items())}
 
 
 def _summary(cells: list[dict]) -> dict:
@@ -46,7 +53,7 @@ def build(data: dict) -> dict:
     index = {(c["lab"], c["image"], c["method"]): c for c in cells}
     images = {c["image"]: {"python": c["python"], "default_method": c["default_method"]} for c in cells}
     return {"cells": cells, "index": index, "columns": _columns(cells), "rows": _rows(cells),
-            "differs": _differs(cells), "images": images, "summary": _summary(cells), "run": data.get("run", {})}
+            "differs": _differs(cells), "reasons": _reasons(cells), "images": images, "summary": _summary(cells), "run": data.get("run", {})}
 
 
 def markdown(ctx: dict) -> str:
@@ -54,8 +61,9 @@ def markdown(ctx: dict) -> str:
     head = "| lab | method | " + " | ".join(
         f"{c} ({ctx['images'][c]['python']}, default {ctx['images'][c]['default_method']})" for c in cols) + " |"
     lines = [f"### Lab matrix: {ctx['summary']['passed']}/{ctx['summary']['cells']} cells as expected", "",
-             "A cell shows the outcome; ✗ marks a mismatch with the expectation, Δ a lab whose outcome "
-             "differs between methods or versions.", "", head, "|---|---|" + "---|" * len(cols)]
+             "A cell shows the outcome; ✗ marks a mismatch with the expectation, Δ a cell where the lab "
+             "behaves otherwise than usual for this method or version (reasons below).", "",
+             head, "|---|---|" + "---|" * len(cols)]
     for lab, method in ctx["rows"]:
         row = []
         for col in cols:
@@ -66,6 +74,9 @@ def markdown(ctx: dict) -> str:
             mark = (" ✗" if c["problems"] else "") + (" Δ" if (lab, col, method) in ctx["differs"] else "")
             row.append(f"`{c['outcome']}`{mark}")
         lines.append(f"| {lab} | {method} | " + " | ".join(row) + " |")
+    if ctx["reasons"]:
+        lines += ["", "#### Why cells differ (Δ)", ""]
+        lines += [f"- **{lab}**: " + "; ".join(whys) for lab, whys in ctx["reasons"].items()]
     return "\n".join(lines) + "\n"
 
 

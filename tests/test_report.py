@@ -20,9 +20,10 @@ def render(tmp_path):
 def test_markdown_marks_mismatches_and_differences(tmp_path):
     md = (render(tmp_path) / "matrix.md").read_text()
     assert "### Lab matrix: 11/12 cells as expected" in md
-    assert "| main_guard | default | `ok` Δ | `error:ConnectionResetError` Δ |" in md
-    assert "| lock_basics | fork | `ok` Δ | `deadlock` ✗ Δ |" in md
+    assert "| main_guard | default | `ok` | `error:ConnectionResetError` Δ |" in md
+    assert "| lock_basics | fork | `ok` | `deadlock` ✗ |" in md
     assert "| start_cost | fork | `ok` | `ok` |" in md  # same everywhere: no mark
+    assert "- **main_guard**: 3.14 forkserver preloads __main__" in md
 
 
 def test_html_is_self_contained_and_escapes_output(tmp_path):
