@@ -454,11 +454,16 @@ def test_browser_opens_a_lab_notebook(workshop, request):
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Run$")).click()
             page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Run All Cells$")).click()
             last = panel.locator(".jp-CodeCell").last
-            # Finished when the last cell's prompt shows its execution count, e.g. [2]:
-            sync_api.expect(last.locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]:"),
-                                                                         timeout=180_000)
+            prompt = last.locator(".jp-InputPrompt")
+            # The last prompt reads [*]: once queued, then [2]: when it ran, or [ ]: again
+            # if an earlier cell failed and the run stopped.
+            sync_api.expect(prompt).to_have_text(re.compile(r"\[(\*|\d+)\]:"), timeout=30_000)
+            sync_api.expect(prompt).to_have_text(re.compile(r"\[(\d+| )\]:"), timeout=180_000)
             last.scroll_into_view_if_needed()
             page.screenshot(path=str(shot))
+            errors = panel.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            assert re.search(r"\[\d+\]", prompt.inner_text()), (
+                "the run stopped before the last cell: " + " | ".join(errors.all_inner_texts()))
             shown = last.locator(".jp-OutputArea").inner_text()
             for method in matrix.METHODS:
                 assert f"--start-method {method}" in shown, shown
