@@ -31,7 +31,7 @@ import tempfile
 
 import labkit as lab
 
-SNIPPET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "atexit_children_main.py")
+SNIPPET = lab.snippet("atexit_children_main.py")
 
 
 def main(ctx):

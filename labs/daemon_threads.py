@@ -21,12 +21,11 @@ kernel the process never exits, and the kernel runs daemon threads of its own (h
 history saving), which is why the notebook could not show this.
 """
 import ast
-import os
 import threading
 
 import labkit as lab
 
-SNIPPET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "daemon_threads.py")
+SNIPPET = lab.snippet("daemon_threads.py")
 
 
 def idle(release):

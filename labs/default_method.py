@@ -29,11 +29,10 @@
 The requested start method of this run does not change any of that; it only decides what
 ``ctx`` is, and ``default`` resolves to the platform default (``effective_method``).
 """
-import os
 
 import labkit as lab
 
-PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "default_method_probe.py")
+PROBE = lab.snippet("default_method_probe.py")
 
 
 def probe(scenario):

@@ -28,7 +28,7 @@ import os
 
 import labkit as lab
 
-SNIPPET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "fork_buffer_main.py")
+SNIPPET = lab.snippet("fork_buffer_main.py")
 LINE = "hello before the child is made: "
 
 

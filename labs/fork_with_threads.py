@@ -37,7 +37,7 @@ import warnings
 
 import labkit as lab
 
-SNIPPETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets")
+SNIPPETS = lab.snippet()
 WARNING = "is multi-threaded, use of fork() may lead to deadlocks in the child"
 
 LOCK = threading.Lock()

@@ -27,12 +27,11 @@ Docs, "Global variables": the value a child sees "may not be the same as the val
 parent process at the time that Process.start was called".
 """
 import importlib
-import os
 import sys
 
 import labkit as lab
 
-SNIPPETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets")
+SNIPPETS = lab.snippet()
 HELPER = "globals_after_import_helper"  # snippets/globals_after_import_helper.py
 
 COUNTER = 0

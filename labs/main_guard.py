@@ -36,7 +36,7 @@ import os
 
 import labkit as lab
 
-SNIPPETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets")
+SNIPPETS = lab.snippet()
 
 
 def exceptions(stderr):

@@ -28,7 +28,7 @@ import tempfile
 
 import labkit as lab
 
-SNIPPET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "module_side_effects_main.py")
+SNIPPET = lab.snippet("module_side_effects_main.py")
 
 
 def main(ctx):

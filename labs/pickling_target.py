@@ -29,13 +29,12 @@ Under fork nothing is pickled: the child already has every object, so all of the
 fails there *even under fork*.
 """
 import ast
-import os
 import re
 import threading
 
 import labkit as lab
 
-GUARD_SNIPPET = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snippets", "pickling_target_guard.py")
+GUARD_SNIPPET = lab.snippet("pickling_target_guard.py")
 
 anonymous = lambda: None  # noqa: E731 -- the lesson is about lambdas
 

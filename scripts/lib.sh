@@ -17,10 +17,15 @@ check_images() {
   done
 }
 
+sha() {
+  # A short content hash of a file (macOS has shasum, not sha256sum).
+  if command -v sha256sum >/dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi | cut -c1-16
+}
+
 venv_python() {
   # The dev virtualenv from requirements/dev.txt (pinned, hashed), made once.
   local venv=.venv stamp
-  stamp="$venv/.dev-$(sha256sum requirements/dev.txt | cut -c1-16)"
+  stamp="$venv/.dev-$(sha requirements/dev.txt)"
   if [ ! -f "$stamp" ]; then
     echo "$(basename "$0"): setting up $venv from requirements/dev.txt" >&2
     python3 -m venv "$venv" >/dev/null || die "python3 -m venv failed; install python3-venv (Python >= 3.11) and try again"

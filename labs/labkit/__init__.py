@@ -105,7 +105,9 @@ def run_script(path, args=(), env=None, timeout=2 * BOUND, python_flags=()):
     Returns a dict with returncode (None if it had to be killed), stdout and stderr.
     ``PYTHONUNBUFFERED`` is removed unless ``env`` sets it, since buffering is a lesson.
     """
-    child_env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    # Buffering is a lesson, and a notebook kernel's forced colours would garble tracebacks.
+    dropped = ("PYTHONUNBUFFERED", "FORCE_COLOR", "CLICOLOR_FORCE")
+    child_env = {k: v for k, v in os.environ.items() if k not in dropped}
     child_env.update(env or {})
     proc = subprocess.Popen(
         [sys.executable, *python_flags, str(path), *args],
@@ -156,7 +158,16 @@ def last_error(stderr):
 
 
 def _in_kernel():
-    return "ipykernel" in sys.modules and not sys.argv[0].endswith(".py")
+    # A kernel's __main__ is not a file (its argv[0] is ipykernel_launcher.py, though).
+    return "ipykernel" in sys.modules and not hasattr(sys.modules["__main__"], "__file__")
+
+
+SNIPPETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "snippets")
+
+
+def snippet(name=""):
+    """The path of ``labs/snippets/<name>``; works from a script and from a notebook alike."""
+    return os.path.join(SNIPPETS_DIR, name) if name else SNIPPETS_DIR
 
 
 def _context(name):
