@@ -5,6 +5,7 @@ kernel table of the workshop's landing page (labs/README.md).
     python -m labmatrix.render --check  exit 1 if a rendered file is out of date
 """
 
+import ast
 import re
 import sys
 
@@ -13,8 +14,10 @@ import jinja2
 from . import matrix
 
 TEMPLATES = matrix.ROOT / "labmatrix" / "templates"
-README_MARK = re.compile(r"(<!-- matrix:begin -->\n).*?(<!-- matrix:end -->)", re.S)
-KERNELS_MARK = re.compile(r"(<!-- kernels:begin -->\n).*?(<!-- kernels:end -->)", re.S)
+
+
+def _mark(name: str) -> re.Pattern:
+    return re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
 BEHAVES_LIKE = {"linux": "Linux", "macos": "macOS (spawn is the platform default)",
                 "windows": "Windows (spawn only)"}
 
@@ -50,16 +53,30 @@ def kernels_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+def labs_table() -> str:
+    """Every lab with the first line of its docstring (the lesson), from the lab files."""
+    rows = ["| lab | the lesson |", "|---|---|"]
+    for name in matrix.lab_names():
+        doc = ast.get_docstring(ast.parse((matrix.LABS_DIR / f"{name}.py").read_text())) or ""
+        rows.append(f"| [`{name}`]({name}.py) | {doc.strip().splitlines()[0] if doc.strip() else ''} |")
+    return "\n".join(rows) + "\n"
+
+
+# Rendered blocks: (file, marker, text). A file without the marker is left as it is.
+BLOCKS = [
+    (matrix.ROOT / "README.md", "matrix", readme_table),
+    (matrix.ROOT / "README.md", "labs", lambda: labs_table().replace("](", "](labs/")),
+    (matrix.LABS_DIR / "README.md", "kernels", kernels_table),
+    (matrix.LABS_DIR / "README.md", "labs", labs_table),
+]
+
+
 def outputs() -> dict:
-    readme = (matrix.ROOT / "README.md")
-    landing = matrix.LABS_DIR / "README.md"
     files = {matrix.ROOT / "compose.yaml": compose_yaml()}
-    if readme.exists():
-        files[readme] = README_MARK.sub(lambda m: m.group(1) + readme_table() + m.group(2),
-                                        readme.read_text())
-    if landing.exists():
-        files[landing] = KERNELS_MARK.sub(lambda m: m.group(1) + kernels_table() + m.group(2),
-                                          landing.read_text())
+    for path, name, text in BLOCKS:
+        if path.exists():
+            current = files.get(path, path.read_text())
+            files[path] = _mark(name).sub(lambda m, t=text: m.group(1) + t() + m.group(2), current)
     return files
 
 
