@@ -34,32 +34,31 @@ def compose_yaml() -> str:
         images=images, mirror=matrix.mirror(), label=matrix.LABEL)
 
 
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)]) + "\n"
+
+
 def readme_table() -> str:
-    rows = ["| image | Debian suite | Python | default start method | JupyterLab port | why |",
-            "|---|---|---|---|---|---|"]
-    for i in matrix.images():
-        rows.append(f"| `{i.name}` | {i.suite} | {i.python} | {i.default_method} | "
-                    f"[127.0.0.1:{i.port}](http://127.0.0.1:{i.port}/lab) | {i.why} |")
-    return "\n".join(rows) + "\n"
+    return _table(["image", "Debian suite", "Python", "default start method", "JupyterLab port", "why"],
+                  [[f"`{i.name}`", i.suite, i.python, i.default_method,
+                    f"[127.0.0.1:{i.port}](http://127.0.0.1:{i.port}/lab)", i.why] for i in matrix.images()])
 
 
 def kernels_table() -> str:
     """The landing page's table: which JupyterLab serves which Python and default method."""
-    rows = ["| JupyterLab | Python | default start method | behaves like | port (`.env` variable) |",
-            "|---|---|---|---|---|"]
-    for i in matrix.images():
-        rows.append(f"| `{i.name}` | {i.python} | **{i.default_method}** | {BEHAVES_LIKE[i.platform]} | "
-                    f"[{i.port}](http://127.0.0.1:{i.port}/lab) (`{port_var(i)}`) |")
-    return "\n".join(rows) + "\n"
+    return _table(["JupyterLab", "Python", "default start method", "behaves like", "port (`.env` variable)"],
+                  [[f"`{i.name}`", i.python, f"**{i.default_method}**", BEHAVES_LIKE[i.platform],
+                    f"[{i.port}](http://127.0.0.1:{i.port}/lab) (`{port_var(i)}`)"] for i in matrix.images()])
 
 
 def labs_table() -> str:
     """Every lab with the first line of its docstring (the lesson), from the lab files."""
-    rows = ["| lab | the lesson |", "|---|---|"]
+    rows = []
     for name in matrix.lab_names():
-        doc = ast.get_docstring(ast.parse((matrix.LABS_DIR / f"{name}.py").read_text())) or ""
-        rows.append(f"| [`{name}`]({name}.py) | {doc.strip().splitlines()[0] if doc.strip() else ''} |")
-    return "\n".join(rows) + "\n"
+        doc = (ast.get_docstring(ast.parse((matrix.LABS_DIR / f"{name}.py").read_text())) or "").strip()
+        rows.append([f"[`{name}`]({name}.py)", doc.splitlines()[0] if doc else ""])
+    return _table(["lab", "the lesson"], rows)
 
 
 # Rendered blocks: (file, marker, text). A file without the marker is left as it is.
