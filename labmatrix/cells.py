@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from . import expect
-from .container import LABS_MOUNT, LabContainer
+from .container import LabContainer
 from .matrix import LABS_DIR, Image
 
 CELL_TIMEOUT = 15  # seconds per lab run, enforced by the runner
@@ -84,8 +84,16 @@ def _chunks(cells: list, n: int) -> list[list]:
     return [cells[i::n] for i in range(n) if cells[i::n]]
 
 
+def _in_batches(run_batch, cells: list[tuple[str, str]], jobs: int) -> tuple[dict, list[Result]]:
+    """Split cells into ``jobs`` runner batches, run them side by side, check every result."""
+    with ThreadPoolExecutor(jobs) as pool:
+        parts = list(pool.map(run_batch, _chunks(cells, jobs)))
+    header = parts[0][0] if parts else {}
+    return header, [check(r) for _, rs in parts for r in rs]
+
+
 def run_host(cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Result]]:
-    """Run cells with the host interpreter, ``jobs`` runner processes side by side."""
+    """Run cells with the host interpreter."""
     def batch(part):
         proc = subprocess.run([sys.executable, "-m", "labkit.runner", *_batch_args(part)],
                               cwd=LABS_DIR, capture_output=True, text=True,
@@ -93,14 +101,11 @@ def run_host(cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Re
         if proc.returncode != 0:
             raise RuntimeError(f"runner failed on host: {proc.stderr.strip()}")
         return _parse("host", proc.stdout, "")
-    with ThreadPoolExecutor(jobs) as pool:
-        parts = list(pool.map(batch, _chunks(cells, jobs)))
-    header = parts[0][0] if parts else {}
-    return header, [check(r) for _, rs in parts for r in rs]
+    return _in_batches(batch, cells, jobs)
 
 
 def run_image(container: LabContainer, cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Result]]:
-    """Run cells inside one image's container, ``jobs`` runner batches side by side."""
+    """Run cells inside one image's container."""
     image: Image = container.image
 
     def batch(part):
@@ -109,10 +114,7 @@ def run_image(container: LabContainer, cells: list[tuple[str, str]], jobs: int =
         if code != 0:
             raise RuntimeError(f"runner failed in {image.name} (exit {code}): {err.strip()[-500:]}")
         return _parse(image.name, out, image.default_method)
-    with ThreadPoolExecutor(jobs) as pool:
-        parts = list(pool.map(batch, _chunks(cells, jobs)))
-    header = parts[0][0] if parts else {}
-    return header, [check(r) for _, rs in parts for r in rs]
+    return _in_batches(batch, cells, jobs)
 
 
 def run_images(containers: dict[str, LabContainer], todo: dict[str, list]) -> tuple[dict, dict]:
@@ -135,5 +137,3 @@ def run_images(containers: dict[str, LabContainer], todo: dict[str, list]) -> tu
         pool.shutdown(wait=False, cancel_futures=True)
     return headers, results
 
-
-__all__ = ["CELL_TIMEOUT", "LABS_MOUNT", "Result", "check", "run_host", "run_image", "run_images"]
