@@ -1,13 +1,19 @@
 # Shared shell helpers for scripts/ (sourced, not run).
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 
-need_docker() {
+need_daemon() {
   command -v docker >/dev/null 2>&1 || die "docker is not installed; install Docker (Docker Desktop on macOS/Windows) and try again"
   docker info >/dev/null 2>&1 || die "no Docker daemon answers; start Docker (on Linux: 'sudo systemctl start docker' or 'sudo dockerd &') and try again"
+}
+
+need_docker() {
+  need_daemon
   docker compose version >/dev/null 2>&1 || die "'docker compose' (Compose v2) is missing; install the docker-compose-plugin (or Debian's docker-compose >= 2) and try again"
 }
 
-image_names() { sed -n 's/^name *= *"\(.*\)"/\1/p' matrix.toml; }
+# The values of one key in matrix.toml, in file order (e.g. matrix_values name).
+matrix_values() { sed -n "s/^$1 *= *\"\(.*\)\"/\1/p" matrix.toml; }
+image_names() { matrix_values name; }
 
 check_images() {
   local known name
