@@ -11,8 +11,11 @@ need_docker() {
   docker compose version >/dev/null 2>&1 || die "'docker compose' (Compose v2) is missing; install the docker-compose-plugin (or Debian's docker-compose >= 2) and try again"
 }
 
-# The values of one key in matrix.toml, in file order (e.g. matrix_values name).
-matrix_values() { sed -n "s/^$1 *= *\"\(.*\)\"/\1/p" matrix.toml; }
+# matrix.toml, read through Python (labmatrix/matrix.py, stdlib only):
+#   matrix_values KEY   one value per image, in file order (e.g. matrix_values suite)
+#   matrix_mirror       the Debian mirror
+matrix_values() { python3 -m labmatrix.matrix values "$1" || die "cannot read matrix.toml; Python >= 3.11 is needed on the host"; }
+matrix_mirror() { python3 -m labmatrix.matrix mirror || die "cannot read matrix.toml; Python >= 3.11 is needed on the host"; }
 image_names() { matrix_values name; }
 
 check_images() {
