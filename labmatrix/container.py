@@ -99,6 +99,11 @@ class LabContainer:
             raise
         return self
 
+    def labels(self) -> dict[str, str]:
+        """The project label, and what lets a sweep (driver pid, host) or ``remove`` find it."""
+        return {LABEL: "concurrency-lab", PID_LABEL: str(os.getpid()),
+                HOST_LABEL: socket.gethostname(), KEY_LABEL: self.key}
+
     def _start(self) -> None:
         self.container = self.cli.containers.run(
             self.image.tag,
@@ -106,8 +111,7 @@ class LabContainer:
             detach=True,
             init=True,
             network_mode="none",
-            labels={LABEL: "concurrency-lab", PID_LABEL: str(os.getpid()),
-                    HOST_LABEL: socket.gethostname(), KEY_LABEL: self.key},
+            labels=self.labels(),
             volumes={str(LABS_DIR): {"bind": LABS_MOUNT, "mode": "ro"}},
             working_dir=LABS_MOUNT,
             cap_drop=["ALL"],
