@@ -21,9 +21,9 @@ otherwise), so the host's own ``docker-compose`` v1 package stays as it was.
 from __future__ import annotations
 
 import argparse
-import os
 import hashlib
 import lzma
+import os
 import shutil
 import subprocess
 import sys
