@@ -22,7 +22,7 @@ check_images() {
   local known name
   known=$(image_names | tr '\n' ' ')
   for name in "$@"; do
-    case " $known " in *" $name "*) ;; *) die "unknown image '$name'; valid: ${known% }" ;; esac
+    case " $known " in *" ${name:-''} "*) ;; *) die "unknown image '$name'; valid: ${known% }" ;; esac  # '' is no name
   done
 }
 
