@@ -16,7 +16,8 @@ process exits while the worker is in the middle of its loop, and its ``finally``
 runs ("their resources may not be released properly", say the docs). The same on every
 version and start method (no process is started by the worker).
 
-``threading.enumerate()`` lists the live threads with their daemon flag. In a Jupyter
+``threading.enumerate()`` lists the live threads with their daemon flag, in no promised
+order, so the lab compares its (name, daemon) pairs as a sorted set. In a Jupyter
 kernel the process never exits, and the kernel runs daemon threads of its own (heartbeat,
 history saving), which is why the notebook could not show this.
 """
@@ -39,7 +40,8 @@ def in_this_process():
                for name, daemon in (("idle-daemon", True), ("idle-non-daemon", False))]
     for t in threads:
         t.start()
-    live = [(t.name, t.daemon) for t in threading.enumerate()]
+    # Sorted: the docs promise what enumerate() lists, not in which order.
+    live = sorted((t.name, t.daemon) for t in threading.enumerate())
     lab.say(f"{threading.current_thread().name = }: {threading.enumerate() = }")
     release.set()
     for t in threads:
@@ -60,8 +62,9 @@ def main(ctx):
         listed = [line for line in lines if line.startswith("enumerate: ")]
         key = kind.replace("-", "_")
         lab.observe(f"{key}_exit", result["returncode"])
-        lab.observe(f"{key}_enumerate",
-                    [list(pair) for pair in ast.literal_eval(listed[0][len("enumerate: "):])] if listed else None)
+        lab.observe(f"{key}_enumerate",  # as a sorted set: enumerate()'s order is not promised
+                    sorted({tuple(pair) for pair in ast.literal_eval(listed[0][len("enumerate: "):])})
+                    if listed else None)
         lab.observe(f"{key}_dummy_rounds", sum(line.startswith("worker: Dummy") for line in lines))
         lab.observe(f"{key}_worker_left_loop", "worker: left its loop" in lines)
         lab.observe(f"{key}_finally_ran", "worker: finally ran" in lines)
