@@ -12,6 +12,8 @@ import sys
 import jinja2
 
 from . import matrix
+from .envfile import port_var
+from .hardening import HARDENING
 
 TEMPLATES = matrix.ROOT / "labmatrix" / "templates"
 
@@ -22,16 +24,12 @@ BEHAVES_LIKE = {"linux": "Linux", "macos": "macOS (spawn is the platform default
                 "windows": "Windows (spawn only)"}
 
 
-def port_var(image: matrix.Image) -> str:
-    return "PORT_" + re.sub(r"[^A-Z0-9]", "_", image.name.upper())
-
-
 def compose_yaml() -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined)
     images = [dict(vars(i), tag=i.tag, port_var=port_var(i)) for i in matrix.images()]
     return env.get_template("compose.yaml.j2").render(
-        images=images, mirror=matrix.mirror(), label=matrix.LABEL)
+        images=images, mirror=matrix.mirror(), label=matrix.LABEL, hardening=HARDENING)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
