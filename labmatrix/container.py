@@ -13,7 +13,9 @@ import uuid
 
 import docker
 import docker.errors
+import docker.models.networks
 
+from .hardening import HARDENING
 from .matrix import LABEL, LABS_DIR, Image
 
 LABS_MOUNT = "/home/lab/labs"
@@ -55,26 +57,33 @@ def sweep(cli: docker.DockerClient) -> list[str]:
     # Other sessions remove their containers while this lists them: skip those.
     for container in cli.containers.list(all=True, filters={"label": PID_LABEL}, ignore_removed=True):
         labels = container.labels
-        if labels.get(HOST_LABEL) != host or _alive(int(labels.get(PID_LABEL, "0"))):
+        if labels.get(HOST_LABEL) != host or pid_alive(int(labels.get(PID_LABEL, "0"))):
             continue
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            continue
-        removed.append(container.name)
+        if force_remove(container):
+            removed.append(container.name)
     return removed
 
 
 def remove_mine(cli: docker.DockerClient, pid: int | None = None) -> None:
     """Remove every container this driver process started (the last line of defence)."""
     for container in cli.containers.list(all=True, sparse=True, filters={"label": f"{PID_LABEL}={pid or os.getpid()}"}):
-        try:
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
+        force_remove(container)
 
 
-def _alive(pid: int) -> bool:
+def force_remove(item) -> bool:
+    """Remove a container (forced), network or volume; False if it was already gone."""
+    try:
+        if isinstance(item, docker.models.networks.Network):
+            item.remove()
+        else:
+            item.remove(force=True)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -109,16 +118,12 @@ class LabContainer:
             self.image.tag,
             command=["sleep", "infinity"],
             detach=True,
-            init=True,
             network_mode="none",
             labels=self.labels(),
             volumes={str(LABS_DIR): {"bind": LABS_MOUNT, "mode": "ro"}},
             working_dir=LABS_MOUNT,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges:true"],
-            pids_limit=512,
-            mem_limit="2g",
-            shm_size="256m",
+            healthcheck={"test": ["NONE"]},  # the image's checks a JupyterLab that is not run here
+            **HARDENING,
         )
 
     def exec(self, cmd: list[str], timeout: float, env: dict | None = None) -> tuple[int, str, str]:
@@ -134,8 +139,5 @@ class LabContainer:
     def remove(self) -> None:
         """Remove the container, found by its key even if creating it was interrupted."""
         for container in self.cli.containers.list(all=True, sparse=True, filters={"label": f"{KEY_LABEL}={self.key}"}):
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                pass
+            force_remove(container)
         self.container = None
