@@ -5,6 +5,9 @@
 # one and prints it. An empty token, which would turn auth off, is never set here.
 import os
 
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from tornado.web import HTTPError
+
 c = get_config()  # noqa: F821
 
 token = os.environ.get("JUPYTER_TOKEN", "").strip()
@@ -26,8 +29,42 @@ if host_port.isdigit():
     c.ServerApp.custom_display_url = f"http://127.0.0.1:{host_port}"
 c.ServerApp.terminals_enabled = True  # attendees run `python labs/<lab>.py --start-method spawn`
 c.ContentsManager.allow_hidden = False
+
+
+class WorkshopContentsManager(AsyncLargeFileManager):
+    """labs/ is mounted read-only: a write there is a clear 403, not a 500 (EROFS).
+
+    jupyter_server's default contents manager with one check in front of every write
+    (https://jupyter-server.readthedocs.io/en/latest/developers/contents.html); Jupytext
+    wraps whatever class is configured here.
+    """
+
+    @staticmethod
+    def _writable(*paths):
+        for path in paths:
+            if path.strip("/").split("/")[0] == "labs":
+                raise HTTPError(403, "labs/ is read-only: copy the lab into work/ and change the copy")
+
+    async def save(self, model, path=""):
+        self._writable(path)
+        return await super().save(model, path)
+
+    async def delete_file(self, path):
+        self._writable(path)
+        return await super().delete_file(path)
+
+    async def rename_file(self, old_path, new_path):
+        self._writable(old_path, new_path)
+        return await super().rename_file(old_path, new_path)
+
+
+c.ServerApp.contents_manager_class = WorkshopContentsManager
 # Jupytext: labs/*.py (percent format) open as notebooks; Markdown stays Markdown.
 c.ContentsManager.notebook_extensions = ["ipynb", "py"]
 # No network calls or installs from the UI: the room may be offline.
 c.LabApp.extension_manager = "readonly"
 c.LabApp.news_url = None
+# The server itself must not ask PyPI for a newer JupyterLab on GET /lab/api/update: the
+# UI's checkForUpdates setting is only a default an attendee can switch on. See
+# https://jupyterlab.readthedocs.io/en/stable/user/announcements.html#check-for-updates
+c.LabApp.check_for_updates_class = "jupyterlab.handlers.announcements.NeverCheckForUpdate"
