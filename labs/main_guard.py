@@ -27,29 +27,74 @@
 * **default** is the platform's: fork on Linux up to 3.13, so the unguarded script works;
   forkserver from 3.14, so *the same script breaks*; spawn on macOS and Windows, always.
 
+The traceback's frames show who runs the script again: under spawn
+``spawn_main → _main → prepare → _fixup_main_from_path → runpy.run_path`` in the child;
+under forkserver the server's ``main → _serve_one`` and then the same, or, where the
+server preloads ``__main__``, ``main → import_main_path → _fixup_main_from_path →
+run_path`` in the server itself. The lab shows every frame (without its source line).
+
 With the guard, every method prints ``Dummy``; the module body (outside the guard) still
 runs once more in every process that imports the script again.
 From 3.11.7 / 3.12.1 the RuntimeError also points to the docs' "Safe importing of main
 module" section (not yet in Debian's 3.11.2).
 """
 import os
+import re
 
 import labkit as lab
 
 SNIPPETS = lab.snippet()
 
 
-def exceptions(stderr):
-    """Every exception line of the tracebacks in ``stderr``, with its multi-line message."""
-    shown, inside = [], False
+FRAME = re.compile(r'^  File "(.+)", line (\d+), in (.+)$')
+
+
+def frame_name(path, function):
+    """``spawn._fixup_main_from_path``: a frame as module.function ("<frozen runpy>" is runpy)."""
+    module = path[len("<frozen "):-1] if path.startswith("<frozen ") else os.path.basename(path)
+    return (module[:-3] if module.endswith(".py") else module) + "." + function
+
+
+def tracebacks(stderr):
+    """The tracebacks in ``stderr``: for each, its frames and its exception lines (with a
+    multi-line message), without the source lines and their ``^^^`` marks."""
+    found, inside = [], False
     for line in stderr.rstrip().splitlines():
-        if line and not line[0].isspace():
-            inside = bool(lab.last_error(line)) and not line.startswith("Traceback")
-        elif line.startswith("  File "):
+        frame = FRAME.match(line)
+        if line.startswith("Traceback (most recent call last):"):
+            found.append({"frames": [], "error": []})
             inside = False
-        if inside:
-            shown.append(line)
-    return "\n".join(shown)
+        elif frame and found:
+            found[-1]["frames"].append((frame.group(1), frame.group(2), frame.group(3)))
+            inside = False
+        elif line and not line[0].isspace():
+            inside = bool(lab.last_error(line))
+        if inside and found:
+            found[-1]["error"].append(line)
+    return found
+
+
+def shown(stderr):
+    """The tracebacks as the lab shows them: every frame as module.function and line, then
+    the exception. The frames are the evidence of *who* ran the script's body again."""
+    out = []
+    for tb in tracebacks(stderr):
+        out.append("Traceback (most recent call last):")
+        out += [f"  {frame_name(path, function)}, line {line}" for path, line, function in tb["frames"]]
+        out += tb["error"]
+    return "\n".join(out)
+
+
+def reimport_frames(stderr):
+    """The frames of the traceback that runs the script again, from its first frame to the
+    script's own module body: how a child (or the fork server) came to run it."""
+    for tb in tracebacks(stderr):
+        names = [frame_name(path, function) for path, _, function in tb["frames"]]
+        if "runpy.run_path" in names:
+            start = names.index("runpy.run_path")
+            end = next((i for i in range(start, len(names)) if names[i].endswith(".<module>")), start)
+            return names[:end + 1]
+    return []
 
 
 def run(name, method):
@@ -58,7 +103,7 @@ def run(name, method):
     lab.say(f"--- python snippets/{name} {method}: exit code {code}")
     lab.say(out.rstrip())
     if err.strip():
-        lab.say("[stderr, without the traceback frames]\n" + exceptions(err))
+        lab.say("[stderr, the tracebacks without their source lines]\n" + shown(err))
     lines = out.splitlines()
     child = [line.split()[-1] for line in lines if line.startswith("child exitcode")]
     bootstrapping = "bootstrapping phase" in err
@@ -73,6 +118,7 @@ def run(name, method):
     }
     if bootstrapping:  # observed only where the RuntimeError is printed
         seen["error_links_safe_importing"] = "Safe importing of main module" in err
+        seen["reimport_frames"] = reimport_frames(err)
     return seen
 
 
