@@ -1,46 +1,51 @@
-"""Benchmark the warm matrix: every lab × every image × every method, images side by side.
+"""Benchmark the warm matrix (images built), images side by side.
 
-    python -m labmatrix.bench [--image NAME ...]
+    python -m labmatrix.bench [--image NAME ...] [--lab LAB]
 
-Last line: ``matrix cells=<N> wall_s=<s> lab_s=<sum of in-container lab seconds> ratio=<wall/lab>``.
+Figure lines:
+``matrix cells=<N> wall_s=<s> lab_s=<sum of in-container lab seconds> ratio=<wall/lab>``
+(every lab × image × method, containers already running), then
+``one-lab lab=<LAB> cells=<N> wall_s=<s>`` (what ``scripts/lab LAB`` costs end to end:
+containers started, cells run, containers removed).
 """
 
 import argparse
 import sys
 import time
-from contextlib import ExitStack
 
-from . import cells, matrix
-from .container import DriverError, LabContainer, client, require_images, sweep
+from . import matrix
+from .container import DriverError
+from .session import MatrixSession, Selection
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench-matrix")
     parser.add_argument("--image", action="append", choices=matrix.image_names())
+    parser.add_argument("--lab", default="main_guard", choices=matrix.lab_names())
     args = parser.parse_args(argv)
-    images = [matrix.get_image(n) for n in (args.image or matrix.image_names())]
+    sel = Selection.pick(args.image or ())
     try:
-        cli = client()
-        require_images(cli, images)
+        with MatrixSession(sel.images) as run:
+            start = time.monotonic()
+            results = run.run(sel.cells())
+            wall = time.monotonic() - start
     except DriverError as exc:
         print(f"bench-matrix: {exc}", file=sys.stderr)
         return 1
-    sweep(cli)
-    todo = {i.name: [(lab, m) for lab in matrix.lab_names() for m in matrix.METHODS] for i in images}
-    with ExitStack() as stack:
-        containers = {i.name: stack.enter_context(LabContainer(cli, i)) for i in images}
-        start = time.monotonic()
-        _, results = cells.run_images(containers, todo)
-        wall = time.monotonic() - start
     lab_s = sum(r.duration_s for r in results.values())
-    bad = [r.id for r in results.values() if r.problems]
-    for image in images:
-        mine = [r for r in results.values() if r.image == image.name]
-        print(f"{image.name:14} cells={len(mine):3} lab_s={sum(r.duration_s for r in mine):6.1f} "
+    bad = [r.id for r in results.values() if not r.ok]
+    for name in sel.images:
+        mine = [r for r in results.values() if r.image == name]
+        print(f"{name:14} cells={len(mine):3} lab_s={sum(r.duration_s for r in mine):6.1f} "
               f"slowest={max(mine, key=lambda r: r.duration_s).id if mine else '-'}")
     if bad:
         print(f"({len(bad)} cells differ from their expectation: {', '.join(sorted(bad)[:5])} ...)")
     print(f"matrix cells={len(results)} wall_s={wall:.1f} lab_s={lab_s:.1f} ratio={wall / lab_s:.2f}")
+    one = Selection.pick(sel.images, [args.lab])
+    start = time.monotonic()
+    with MatrixSession(one.images) as run:
+        n = len(run.run(one.cells()))
+    print(f"one-lab lab={args.lab} cells={n} wall_s={time.monotonic() - start:.1f}")
     return 0
 
 

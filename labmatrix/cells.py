@@ -15,10 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import expect
 from .container import LabContainer
-from .matrix import LABS_DIR, Image
-
-CELL_TIMEOUT = 15  # seconds per lab run, enforced by the runner
-PLATFORMS = {"linux": "linux", "darwin": "macos", "macos": "macos", "win32": "windows", "windows": "windows"}
+from .matrix import CELL_TIMEOUT, LABS_DIR, Image, platform_name
 
 
 @dataclass
@@ -44,6 +41,21 @@ class Result:
     def id(self) -> str:
         return f"{self.lab}-{self.image}-{self.method}"
 
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def explain(self) -> str:
+        """What was expected, what was observed, and why each rule that applies does."""
+        lines = [f"{self.id}: " + ("as expected" if self.ok else "expected vs observed")]
+        lines += [f"  {p}" + (f"  (why: {self.why[k]})" if (k := p.split(":")[0]) in self.why else "")
+                  for p in self.problems]
+        if self.ok and self.why:
+            lines += [f"  {key}: {why}" for key, why in self.why.items()]
+        if not self.ok:
+            lines += ["--- stdout ---", self.stdout.rstrip(), "--- stderr ---", self.stderr.rstrip()]
+        return "\n".join(lines)
+
     def to_json(self) -> dict:
         return asdict(self)
 
@@ -61,7 +73,7 @@ def _parse(target: str, output: str, default_method: str) -> tuple[dict, list[Re
         if item.get("header"):
             header = item
             continue
-        platform = PLATFORMS.get(item["obs"].get("platform", ""), "linux")
+        platform = platform_name(item["obs"].get("platform", ""))
         python = ".".join(map(str, header.get("version_info", [])))
         results.append(Result(
             lab=item["lab"], image=target, method=item["method"], outcome=item["outcome"],

@@ -1,7 +1,9 @@
 """Host-only layer: every lab on the host interpreter under every method, no Docker."""
 
-from conftest import assert_cell
+import pytest
 
 
 def test_host_lab(host_cell, host_results):
-    assert_cell(host_results[host_cell])
+    result = host_results[host_cell]
+    if not result.ok:
+        pytest.fail(result.explain(), pytrace=False)

@@ -1,0 +1,86 @@
+"""The lab author's inner loop: one lab in every image under every method, side by side.
+
+    scripts/lab main_guard [--image NAME ...] [--method M ...] [--host]
+
+Prints a table (a row per method, a column per image) of each cell's outcome, marks the
+cells that differ from their expectation (✗) or that a version- or method-specific rule
+covers (Δ), and lists what differs and why. The report goes to results/partial/<lab>/,
+never over the full matrix report. Exit status: 0 when every cell is as expected, 1 when
+one is not, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import matrix
+from .cells import Result
+from .container import DriverError
+from .session import HOST, MatrixSession, Selection, SelectionError
+
+
+def table(results: list[Result], targets: list[str], methods: list[str]) -> list[str]:
+    index = {(r.image, r.method): r for r in results}
+    width = max(12, *(len(t) for t in targets))
+    lines = ["method      " + "".join(f"{t:<{width + 2}}" for t in targets)]
+    for method in methods:
+        row = f"{method:<12}"
+        for target in targets:
+            r = index.get((target, method))
+            cell = "" if r is None else r.outcome + (" ✗" if not r.ok else "") + (" Δ" if r.why else "")
+            row += f"{cell:<{width + 2}}"
+        lines.append(row.rstrip())
+    return lines
+
+
+def notes(results: list[Result]) -> list[str]:
+    lines = []
+    for r in results:
+        if not r.ok:
+            lines.append(f"✗ {r.image} {r.method}: " + "; ".join(r.problems))
+    seen = {}
+    for r in results:
+        for why in r.why.values():
+            seen.setdefault(why, []).append(f"{r.image}/{r.method}")
+    lines += [f"Δ {why}  [{', '.join(where[:4])}{' …' if len(where) > 4 else ''}]" for why, where in seen.items()]
+    return lines
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/lab", description=__doc__.split("\n\n")[0])
+    parser.add_argument("lab")
+    parser.add_argument("--image", action="append", default=[])
+    parser.add_argument("--method", action="append", default=[])
+    parser.add_argument("--host", action="store_true", help="also run it on this host's interpreter")
+    args = parser.parse_args(argv)
+    try:
+        sel = Selection.pick(args.image, [args.lab], args.method)
+    except SelectionError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+    targets = [*sel.images, *([HOST] if args.host else [])]
+    start = time.monotonic()
+    try:
+        with MatrixSession(sel.images) as run:
+            results = list(run.run(sel.cells(targets)).values())
+            out = run.write_report(sel)
+    except DriverError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+    wall = time.monotonic() - start
+    print("\n".join(table(results, targets, list(sel.methods))))
+    print()
+    print("\n".join(notes(results)) or "every cell as its usual expectation")
+    bad = sum(not r.ok for r in results)
+    print(f"\n{args.lab}: {len(results) - bad}/{len(results)} cells as expected in {wall:.1f} s; "
+          f"report in {out.relative_to(matrix.ROOT) if out.is_relative_to(matrix.ROOT) else out}/")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,168 @@
+"""A run of the lab matrix as one object: what pytest, the benchmarks and the commands call.
+
+    with MatrixSession(["py3.13", "py3.14"]) as run:
+        results = run.run(Selection.pick(labs=["main_guard"]).cells(["py3.13", "py3.14"]))
+        run.write_report()
+
+``MatrixSession`` owns, in order: the Docker client, the sweep of what a dead driver left,
+the check that the images are built, one container per image (an ``ExitStack``, so a
+failure or Ctrl-C at any point removes what was started), running cells in batches, and
+the results with their report. ``host`` is a target too: the interpreter running the
+driver, with no container.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from . import cells, matrix, report
+from .cells import Result
+from .container import LabContainer, client, remove_mine, require_images, sweep
+
+HOST = "host"
+RESULTS_DIR = matrix.ROOT / "results"
+
+
+class SelectionError(ValueError):
+    """An unknown image, lab or method: one line that lists the valid ones."""
+
+
+class Cell(NamedTuple):
+    lab: str
+    target: str  # an image name, or HOST
+    method: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.lab}-{self.target}-{self.method}"
+
+
+def _pick(kind: str, chosen: Iterable[str], valid: Sequence[str]) -> tuple[str, ...]:
+    chosen = tuple(chosen) or tuple(valid)
+    unknown = [name for name in chosen if name not in valid]
+    if unknown:
+        raise SelectionError(f"unknown {kind} {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
+    return chosen
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which images, labs and methods a run covers (each empty choice means all)."""
+
+    images: tuple[str, ...]
+    labs: tuple[str, ...]
+    methods: tuple[str, ...]
+
+    @classmethod
+    def pick(cls, images: Iterable[str] = (), labs: Iterable[str] = (), methods: Iterable[str] = ()) -> Selection:
+        return cls(_pick("image", images, matrix.image_names()), _pick("lab", labs, matrix.lab_names()),
+                   _pick("method", methods, matrix.METHODS))
+
+    @property
+    def is_full(self) -> bool:
+        return (set(self.images), set(self.labs), set(self.methods)) == (
+            set(matrix.image_names()), set(matrix.lab_names()), set(matrix.METHODS))
+
+    def cells(self, targets: Iterable[str] | None = None) -> list[Cell]:
+        targets = self.images if targets is None else tuple(targets)
+        return [Cell(lab, target, method) for lab in self.labs for target in targets for method in self.methods]
+
+    def slug(self) -> str:
+        """A file-name-safe name of a partial selection, e.g. ``main_guard.py3.14``."""
+        parts = [sorted(v) for v, full in ((self.labs, matrix.lab_names()), (self.images, matrix.image_names()),
+                                           (self.methods, matrix.METHODS)) if set(v) != set(full)]
+        return ".".join("+".join(p) for p in parts) or "all"
+
+
+def report_dir(selection: Selection | None, images_ran: bool = True) -> Path:
+    """Where a run's report goes: ``results/`` for the full matrix; beside it, a partial
+    run (``results/partial/<slug>/``) or a host-only run (``results/host/``), so that
+    neither overwrites the full report."""
+    if not images_ran:
+        return RESULTS_DIR / "host" if selection is None or selection.is_full else \
+            RESULTS_DIR / "partial" / f"host.{selection.slug()}"
+    if selection is None or selection.is_full:
+        return RESULTS_DIR
+    return RESULTS_DIR / "partial" / selection.slug()
+
+
+class MatrixSession:
+    """One run of the matrix over ``images`` (plus the host, which needs no container)."""
+
+    def __init__(self, images: Sequence[str] = (), *, cli=None):
+        self.images = [matrix.get_image(name) for name in images]
+        self.cli = cli
+        self.containers: dict[str, LabContainer] = {}
+        self.results: dict[Cell, Result] = {}
+        self.headers: dict[str, dict] = {}
+        self.wall_s = 0.0
+        self._stack: ExitStack | None = None
+        self._swept = False
+
+    def __enter__(self) -> MatrixSession:
+        self._stack = ExitStack()
+        try:
+            self.add_images(self.images)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def add_images(self, images: Sequence[matrix.Image], cli=None) -> None:
+        """Check, then start, one container per image (side by side: each start costs a
+        second or so of daemon time); they are removed when the session ends."""
+        images = [i for i in images if i.name not in self.containers]
+        if not images:
+            return
+        if not self._swept:
+            self.cli = self.cli or cli or client()
+            sweep(self.cli)
+            self._stack.callback(remove_mine, self.cli)  # the last line of defence
+            self._swept = True
+        require_images(self.cli, images)
+        boxes = [LabContainer(self.cli, image) for image in images]
+        for box in boxes:
+            self._stack.push(box.__exit__)  # removed even if its start is interrupted
+        with ThreadPoolExecutor(len(boxes)) as pool:
+            list(pool.map(LabContainer.__enter__, boxes))
+        self.containers.update({box.image.name: box for box in boxes})
+        self.images = [*self.images, *(i for i in images if i not in self.images)]
+
+    def __exit__(self, *exc_info) -> None:
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
+        self.containers = {}
+
+    def run(self, todo: Iterable[Cell]) -> dict[Cell, Result]:
+        """Run the cells (host cells on the host, the rest in their image's container)."""
+        todo = [Cell(*c) for c in todo]
+        by_image: dict[str, list[tuple[str, str]]] = {}
+        for cell in todo:
+            if cell.target != HOST:
+                if cell.target not in self.containers:
+                    raise SelectionError(f"image {cell.target!r} is not part of this session")
+                by_image.setdefault(cell.target, []).append((cell.lab, cell.method))
+        host = [(c.lab, c.method) for c in todo if c.target == HOST]
+        start = time.monotonic()
+        if by_image:
+            headers, found = cells.run_images(self.containers, by_image)
+            self.headers.update(headers)
+            self.results.update({Cell(*key): r for key, r in found.items()})
+        if host:
+            header, found = cells.run_host(host)
+            self.headers[HOST] = header
+            self.results.update({Cell(r.lab, r.image, r.method): r for r in found})
+        self.wall_s += time.monotonic() - start
+        return {cell: self.results[cell] for cell in todo}
+
+    def write_report(self, selection: Selection | None = None, out: Path | None = None) -> Path:
+        run = {"wall_s": round(self.wall_s, 2), "headers": self.headers}
+        images_ran = any(cell.target != HOST for cell in self.results)
+        return report.write(list(self.results.values()), str(out or report_dir(selection, images_ran)), run)
