@@ -33,13 +33,15 @@ from .matrix import LABS_DIR
 
 SELECTORS = {"python", "method", "requested", "platform"}
 
-# Facts §2.1, not the lab's business: a method the platform lacks is reported as such.
+# Not the lab's business: a method the platform lacks is reported as such (Windows has
+# only spawn: "Contexts and start methods" in the multiprocessing docs).
 UNAVAILABLE = {"windows": {"fork", "forkserver"}}
 
 
 def platform_default(python: str, platform: str) -> str:
-    """The start method CPython picks when none is chosen (facts §2.1)."""
-    if platform in ("macos", "windows"):
+    """The start method CPython picks when none is chosen ("Contexts and start methods" in
+    the multiprocessing docs; forkserver on POSIX from 3.14, gh-84559)."""
+    if platform != "linux":  # macOS since 3.8 (bpo-33725), and Windows always
         return "spawn"
     return "forkserver" if Version(python) >= Version("3.14") else "fork"
 

@@ -5,8 +5,11 @@ Stdlib only, so shell scripts read the matrix through it with the host's ``pytho
 
     python3 -m labmatrix.matrix values python   # one value per image, in file order
     python3 -m labmatrix.matrix mirror
+    python3 -m labmatrix.matrix tag py3.14            # concurrency-lab:py3.14
+    python3 -m labmatrix.matrix python-label          # the image label with the exact version
 """
 
+import json
 import sys
 from dataclasses import dataclass, fields
 from functools import cache
@@ -16,9 +19,19 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS_DIR = ROOT / "labs"
+# The host side's words; labs/labkit defines the container side's, and tests/test_static.py
+# ties the two together.
 METHODS = ("fork", "spawn", "forkserver", "default")
+#: The platforms an image can behave like (matrix.toml's ``platform``), and the
+#: ``sys.platform`` each one has natively.
+PLATFORMS = {"linux": "linux", "macos": "darwin", "windows": "win32"}
+#: The bound on one lab run, passed to labkit.runner (which enforces it).
+CELL_TIMEOUT = 15
 IMAGE_REPO = "concurrency-lab"
-LABEL = "org.concurrency-lab.project"
+LABEL_PREFIX = "org.concurrency-lab"
+LABEL = f"{LABEL_PREFIX}.project"
+#: The image label that records the image's exact interpreter (scripts/build-images sets it).
+PYTHON_VERSION_LABEL = f"{LABEL_PREFIX}.python-version"
 
 
 @dataclass(frozen=True)
@@ -60,20 +73,33 @@ def mirror() -> str:
     return load()["debian"]["mirror"]
 
 
+def platform_name(value: str) -> str:
+    """A platform as matrix.toml names it, from that name or from a ``sys.platform``."""
+    if value in PLATFORMS:
+        return value
+    return next((name for name, native in PLATFORMS.items() if value.startswith(native)), "linux")
+
+
 def lab_names() -> list[str]:
     return sorted(p.stem for p in LABS_DIR.glob("*.py") if not p.name.startswith(("_", ".")))
 
 
 def main(argv: list[str]) -> int:
     keys = [f.name for f in fields(Image)]
-    if argv[:1] == ["mirror"] and len(argv) == 1:
-        print(mirror())
+    one = {"mirror": mirror, "repo": lambda: IMAGE_REPO, "project-label": lambda: LABEL,
+           "python-label": lambda: PYTHON_VERSION_LABEL}
+    if len(argv) == 1 and argv[0] in one:
+        print(one[argv[0]]())
         return 0
-    if argv[:1] == ["values"] and len(argv) == 2 and argv[1] in keys:
-        for image in images():
-            print(getattr(image, argv[1]))
+    if argv[:1] == ["values"] and len(argv) in (2, 3) and argv[1] in keys and argv[2:] in ([], ["--json"]):
+        values = [getattr(image, argv[1]) for image in images()]
+        print(json.dumps(values) if argv[2:] else "\n".join(map(str, values)))
         return 0
-    print(f"usage: python3 -m labmatrix.matrix mirror | values {{{'|'.join(keys)}}}", file=sys.stderr)
+    if argv[:1] == ["tag"] and len(argv) == 2 and argv[1] in image_names():
+        print(get_image(argv[1]).tag)
+        return 0
+    print(f"usage: python3 -m labmatrix.matrix {'|'.join(one)} | values {{{'|'.join(keys)}}} [--json] | tag IMAGE",
+          file=sys.stderr)
     return 2
 
 

@@ -46,6 +46,8 @@ BOUND = 5.0
 #: How long a lab waits on something it expects to be stuck (a deadlock demo) before it
 #: reports ``deadlock``. Nothing is ordered by this wait; it only proves "still blocked".
 STUCK = 0.5
+#: The bound on one whole lab run (a cell), enforced by :mod:`labkit.runner`.
+CELL_TIMEOUT = 15.0
 
 _state = {"outcome": None, "method": None}
 
@@ -121,7 +123,7 @@ def run_script(path, args=(), env=None, timeout=2 * BOUND, python_flags=()):
         out, err = proc.communicate(timeout=timeout)
         code = proc.returncode
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
+        kill_group(proc)
         out, err = proc.communicate()
         code = None
     return {"returncode": code, "stdout": out, "stderr": err}
@@ -140,10 +142,16 @@ def snippet_report(result):
     return ast.literal_eval(result["stdout"].splitlines()[-1])
 
 
-def _kill_group(proc):
-    try:
-        os.killpg(proc.pid, 9)
-    except (AttributeError, ProcessLookupError, PermissionError):
+def kill_group(proc):
+    """Kill ``proc`` and every process in its group (it was started with
+    ``start_new_session=True``), so no child of a lab outlives it. Windows has no
+    process groups: there only ``proc`` itself is killed, if it still runs."""
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(proc.pid, 9)  # SIGKILL, which Windows' signal module lacks
+        except (ProcessLookupError, PermissionError):
+            pass
+    elif proc.poll() is None:
         proc.kill()
 
 
@@ -228,7 +236,7 @@ def run(main, argv=None):
     _emit(OUTCOME_PREFIX + (_state["outcome"] or "ok"))
 
 
-def run_in_notebook(main, methods=("fork", "spawn", "forkserver", "default")):
+def run_in_notebook(main, methods=METHODS):
     """From a notebook: run the lab file for real, once per start method, and show it."""
     path = _lab_path(main)
     print("Running %s as a real script, once per start method.\n"

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from labkit import METHODS, OBS_PREFIX, OUTCOME_PREFIX, last_error
+from labkit import CELL_TIMEOUT, METHODS, OBS_PREFIX, OUTCOME_PREFIX, kill_group, last_error
 
 LABS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -62,16 +62,6 @@ def parse_obs(stdout):
     return obs, {k: v for k, v in obs_all.items() if len(v) > 1}
 
 
-def _kill_group(proc):
-    if hasattr(os, "killpg"):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    elif proc.poll() is None:  # Windows: no process groups to kill
-        proc.kill()
-
-
 def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     start = time.monotonic()
@@ -85,12 +75,12 @@ def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _kill_group(proc)
+        kill_group(proc)
         stdout, stderr = proc.communicate()
     duration = time.monotonic() - start
     # The lab's children (a forkserver, a resource tracker, a stuck child) are in its
     # process group: kill the group once more so nothing outlives the cell.
-    _kill_group(proc)
+    kill_group(proc)
     obs, obs_all = parse_obs(stdout)
     return {
         "lab": lab, "method": method,
@@ -104,7 +94,7 @@ def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
 
 def main(argv=None):
     args = list(sys.argv[1:] if argv is None else argv)
-    timeout, labs_dir, cells = 15.0, LABS_DIR, []
+    timeout, labs_dir, cells = CELL_TIMEOUT, LABS_DIR, []
     while args:
         arg = args.pop(0)
         if arg == "--timeout":
