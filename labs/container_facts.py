@@ -100,8 +100,6 @@ def main(ctx):
     lab.observe("affinity_cpus", affinity)
     # No affinity API (macOS, Windows): the process may use the whole machine.
     usable = affinity if affinity is not None else cpus
-    lab.observe("affinity_within_cpu_count", 1 <= usable <= cpus)
-    lab.observe("mp_cpu_count_is_os_cpu_count", multiprocessing.cpu_count() == cpus)
     lab.observe("has_process_cpu_count", has_pcc)
     if has_pcc:
         lab.say(f"{os.process_cpu_count() = } (3.13+: the affinity mask)")
@@ -110,10 +108,9 @@ def main(ctx):
 
     comm = pid1()
     lab.say(f"PID 1 is {comm!r}" + (" (an init)" if comm in KNOWN_INITS else "")
-            + f"; this lab's pid is 1: {os.getpid() == 1}")
+            + f"; this lab's pid is {os.getpid()}")
     lab.observe("pid1_comm", comm)
     lab.observe("pid1_is_known_init", comm in KNOWN_INITS)
-    lab.observe("lab_is_pid1", os.getpid() == 1)
 
 
 # %%
