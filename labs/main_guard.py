@@ -137,7 +137,8 @@ def main(ctx):
     elif unguarded["bootstrapping_error"]:  # the parent went on; its child died
         lab.outcome("error:RuntimeError")
     lab.say(f"The unguarded script under {method}: "
-            + ("the parent crashed with " + unguarded["parent_error"] if unguarded["script_exit"]
+            + ("it did not end within its bound" if unguarded["script_exit"] is None
+               else "the parent crashed with " + unguarded["parent_error"] if unguarded["script_exit"]
                else "its child died with RuntimeError" if unguarded["bootstrapping_error"]
                else "works"))
 
