@@ -21,30 +21,26 @@ from .container import DriverError
 from .session import HOST, MatrixSession, Selection, SelectionError
 
 
+def _cell(r: Result | None) -> str:
+    return "" if r is None else r.outcome + (" ✗" if not r.ok else "") + (" Δ" if r.why else "")
+
+
 def table(results: list[Result], targets: list[str], methods: list[str]) -> list[str]:
     index = {(r.image, r.method): r for r in results}
-    width = max(12, *(len(t) for t in targets))
-    lines = ["method      " + "".join(f"{t:<{width + 2}}" for t in targets)]
-    for method in methods:
-        row = f"{method:<12}"
-        for target in targets:
-            r = index.get((target, method))
-            cell = "" if r is None else r.outcome + (" ✗" if not r.ok else "") + (" Δ" if r.why else "")
-            row += f"{cell:<{width + 2}}"
-        lines.append(row.rstrip())
-    return lines
+    rows = [["method", *targets]] + [[m, *(_cell(index.get((t, m))) for t in targets)] for m in methods]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in rows]
 
 
 def notes(results: list[Result]) -> list[str]:
-    lines = []
-    for r in results:
-        if not r.ok:
-            lines.append(f"✗ {r.image} {r.method}: " + "; ".join(r.problems))
-    seen = {}
+    lines = [f"✗ {r.image} {r.method}: " + "; ".join(r.problems) for r in results if not r.ok]
+    seen: dict[str, dict[str, None]] = {}
     for r in results:
         for why in r.why.values():
-            seen.setdefault(why, []).append(f"{r.image}/{r.method}")
-    lines += [f"Δ {why}  [{', '.join(where[:4])}{' …' if len(where) > 4 else ''}]" for why, where in seen.items()]
+            seen.setdefault(why, {})[f"{r.image}/{r.method}"] = None
+    for why, where in seen.items():
+        cells = list(where)
+        lines.append(f"Δ {why}\n    [{', '.join(cells[:6])}{' …' if len(cells) > 6 else ''}]")
     return lines
 
 
