@@ -41,8 +41,8 @@ class Workshop(Project):
 
 
 @pytest.fixture(scope="session")
-def workshop(docker_client, request, tmp_path_factory):
-    images = request.config.lab_images
+def workshop(docker_client, selection, results_dir, tmp_path_factory):
+    images = list(selection.images)
     try:
         require_images(docker_client, [matrix.get_image(name) for name in images])
     except DriverError as exc:
@@ -57,7 +57,6 @@ def workshop(docker_client, request, tmp_path_factory):
     finally:
         ws.remove()
         left = ws.resources()
-        results = Path(request.config.getoption("--results"))
-        results.mkdir(parents=True, exist_ok=True)
-        (results / "workshop.json").write_text(json.dumps(ws.figures, indent=1) + "\n")
+        results_dir.mkdir(parents=True, exist_ok=True)
+        (results_dir / "workshop.json").write_text(json.dumps(ws.figures, indent=1) + "\n")
         assert not left, f"left behind: {left}"

@@ -5,7 +5,6 @@ import os
 import re
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
@@ -30,7 +29,7 @@ def browser_image(names: list[str]) -> matrix.Image:
 
 @pytest.mark.docker
 @pytest.mark.browser
-def test_browser_opens_a_lab_notebook(workshop, request):
+def test_browser_opens_a_lab_notebook(workshop, request, results_dir):
     """Headless Chromium: JupyterLab with the token, the lab listing, a lab opened as a
     notebook (Jupytext Notebook viewer), run, and a screenshot in results/."""
     image = browser_image(workshop.images)
@@ -42,7 +41,7 @@ def test_browser_opens_a_lab_notebook(workshop, request):
         pytest.skip(message)
     sync_api = pytest.importorskip("playwright.sync_api")
     lab = NOTEBOOK_LAB
-    results = Path(request.config.getoption("--results"))
+    results = results_dir
     results.mkdir(parents=True, exist_ok=True)
     shot = results / f"workshop-{image.name}.png"
     with sync_api.sync_playwright() as pw:

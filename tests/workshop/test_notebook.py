@@ -92,10 +92,10 @@ def test_work_survives_down_and_labs_stay_read_only(workshop):
     saved = workshop.api(name, "PUT", f"/api/contents/work/{marker}",
                          {"type": "file", "format": "text", "content": "# %%\nprint('mine')\n"})
     assert saved.status_code in (200, 201), saved.text
-    volume = f"{workshop.project}_work"
+    volume = f"{workshop.name}_work"
     down = workshop.down()
     assert "work is kept" in down.stdout
-    assert not workshop.cli.containers.list(filters={"label": f"{PROJECT_LABEL}={workshop.project}"},
+    assert not workshop.cli.containers.list(filters={"label": f"{PROJECT_LABEL}={workshop.name}"},
                                             all=True, sparse=True)
     kept = workshop.cli.volumes.get(volume)
     assert kept.attrs["Labels"][matrix.LABEL] == "concurrency-lab"
