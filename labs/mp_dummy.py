@@ -33,10 +33,10 @@ are ``Thread-N (worker)``; up to 3.9 they are plain ``Thread-N``.
 """
 import inspect
 import multiprocessing.dummy as mp_dummy
-import multiprocessing.forkserver
 import multiprocessing.pool
 import os
 import pydoc
+import sys
 import threading
 
 import labkit as lab
@@ -61,7 +61,9 @@ def parent_of(ppid):
     if ppid == os.getpid():
         return "this script"
     # The fork server's pid, if this process started one (a private attribute, 3.8-3.15).
-    server = getattr(getattr(multiprocessing.forkserver, "_forkserver", None), "_forkserver_pid", None)
+    # Not imported here: Windows has no fork server, and importing it is not the lesson.
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    server = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
     if ppid == server:
         return "the fork server"
     return "another process"
