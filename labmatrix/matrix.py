@@ -32,6 +32,9 @@ LABEL_PREFIX = "org.concurrency-lab"
 LABEL = f"{LABEL_PREFIX}.project"
 #: The image label that records the image's exact interpreter (scripts/build-images sets it).
 PYTHON_VERSION_LABEL = f"{LABEL_PREFIX}.python-version"
+#: The image labels the build sets from matrix.toml (compose.yaml's build labels).
+IMAGE_LABEL = f"{LABEL_PREFIX}.image"
+METHOD_LABEL = f"{LABEL_PREFIX}.default-method"
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def lab_names() -> list[str]:
 def main(argv: list[str]) -> int:
     keys = [f.name for f in fields(Image)]
     one = {"mirror": mirror, "repo": lambda: IMAGE_REPO, "project-label": lambda: LABEL,
-           "python-label": lambda: PYTHON_VERSION_LABEL}
+           "python-label": lambda: PYTHON_VERSION_LABEL, "method-label": lambda: METHOD_LABEL}
     if len(argv) == 1 and argv[0] in one:
         print(one[argv[0]]())
         return 0

@@ -29,7 +29,8 @@ def compose_yaml() -> str:
                              undefined=jinja2.StrictUndefined)
     images = [dict(vars(i), tag=i.tag, port_var=port_var(i)) for i in matrix.images()]
     return env.get_template("compose.yaml.j2").render(
-        images=images, mirror=matrix.mirror(), label=matrix.LABEL, hardening=HARDENING)
+        images=images, mirror=matrix.mirror(), label=matrix.LABEL, hardening=HARDENING,
+        image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
