@@ -10,7 +10,7 @@
 """Same API, different workers.
 
 ``multiprocessing.dummy.Pool`` is a *function* that returns ``multiprocessing.pool.ThreadPool``,
-whose MRO is ``ThreadPool → Pool → object`` (3.8 to 3.15, facts §10). A process ``Pool``
+whose MRO is ``ThreadPool → Pool → object`` (3.8 to 3.15, multiprocessing docs, "multiprocessing.dummy" and "Process Pools"). A process ``Pool``
 pickles each task to worker processes (other pids, each running the task in its
 ``MainThread``; the start method decides how they start). A ``ThreadPool`` hands it to
 threads of this process (the same pid, nothing pickled). ``imap_unordered`` yields results

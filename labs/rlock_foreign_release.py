@@ -9,7 +9,7 @@
 
 ``release()`` from any other thread raises ``RuntimeError: cannot release un-acquired
 lock`` and changes nothing: the owner still holds it with the same count, and releases
-it normally afterwards. Same text from 3.8 to 3.15 (facts §8).
+it normally afterwards. Same text from 3.8 to 3.15 (threading docs, "Lock objects" and "RLock objects").
 """
 import re
 from threading import Event, RLock, Thread, current_thread

@@ -11,7 +11,7 @@
 The owning thread may acquire it again (count 2); every acquire needs its own release, and
 only at count 0 is the lock free for other threads. The repr shows ``owner=<thread ident>``
 (``threading.get_ident()`` of the owner, 0 when free) and ``count=N``; it is the same from
-3.8 to 3.15 (facts §8). Main first tries for a short while and gives up (False) while the
+3.8 to 3.15 (threading docs, "Lock objects" and "RLock objects"). Main first tries for a short while and gives up (False) while the
 worker holds the lock; then it waits, bounded, and gets it as soon as the worker's count
 is back to 0. ``RLock.locked()`` only exists from 3.14; before, the repr was the only way
 to ask.

@@ -67,3 +67,11 @@ def test_bad_matrix_query_is_one_line():
     proc = subprocess.run([sys.executable, "-m", "labmatrix.matrix", "values", "nope"], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "usage:" in proc.stderr
+
+
+def test_comments_cite_upstream_not_a_private_fact_sheet():
+    """Comments cite CPython issues, PEPs or docs sections, which a reader can open."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    found = [p for p in tracked if p.endswith((".py", ".toml", ".md", ".j2", ".sh", ".yml", ".yaml"))
+             and re.search(r"facts §\d", (ROOT / p).read_text(errors="replace"))]
+    assert not found, f"cite the CPython issue or docs section instead of 'facts §N': {found}"
