@@ -23,6 +23,11 @@ c.ServerApp.root_dir = "/home/lab"
 # (127.0.0.1, localhost): that refuses DNS-rebinding tricks from other web pages.
 c.ServerApp.allow_remote_access = False
 c.ServerApp.local_hostnames = ["localhost"]
+if os.environ.get("JUPYTERHUB_API_TOKEN"):
+    # Started by JupyterHub (scripts/hub): the hub's OAuth log-in guards every request,
+    # and its proxy passes on the Host the attendee typed (a room's name with --public).
+    # https://jupyterhub.readthedocs.io/en/stable/reference/config-proxy.html
+    c.ServerApp.allow_remote_access = True
 # Print the URL the attendee opens on the host, not the container's port.
 host_port = os.environ.get("LAB_HOST_PORT", "")
 if host_port.isdigit():
