@@ -96,9 +96,13 @@ def pid_alive(pid: int) -> bool:
 class LabContainer:
     """A long-lived, locked-down container of one matrix image, used by ``exec``."""
 
-    def __init__(self, cli: docker.DockerClient, image: Image):
+    def __init__(self, cli: docker.DockerClient, image: Image, *, volumes: dict | None = None,
+                 tmpfs: dict | None = None):
+        """``volumes`` and ``tmpfs`` add mounts to the lab's (as the Docker SDK takes them),
+        e.g. scripts/check's read-only script folder and its scratch tmpfs."""
         self.cli, self.image, self.container = cli, image, None
         self.key = uuid.uuid4().hex
+        self.extra_volumes, self.tmpfs = dict(volumes or {}), dict(tmpfs or {})
 
     def __enter__(self) -> LabContainer:
         try:
@@ -120,7 +124,8 @@ class LabContainer:
             detach=True,
             network_mode="none",
             labels=self.labels(),
-            volumes={str(LABS_DIR): {"bind": LABS_MOUNT, "mode": "ro"}},
+            volumes={str(LABS_DIR): {"bind": LABS_MOUNT, "mode": "ro"}, **self.extra_volumes},
+            tmpfs=self.tmpfs,
             working_dir=LABS_MOUNT,
             healthcheck={"test": ["NONE"]},  # the image's checks a JupyterLab that is not run here
             **HARDENING,

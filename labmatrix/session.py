@@ -95,9 +95,10 @@ def report_dir(selection: Selection | None, images_ran: bool = True) -> Path:
 class MatrixSession:
     """One run of the matrix over ``images`` (plus the host, which needs no container)."""
 
-    def __init__(self, images: Sequence[str] = (), *, cli=None):
+    def __init__(self, images: Sequence[str] = (), *, cli=None, container_options: dict | None = None):
         self.images = [matrix.get_image(name) for name in images]
         self.cli = cli
+        self.container_options = container_options or {}  # extra LabContainer mounts (scripts/check)
         self.containers: dict[str, LabContainer] = {}
         self.results: dict[Cell, Result] = {}
         self.headers: dict[str, dict] = {}
@@ -126,7 +127,7 @@ class MatrixSession:
             self._stack.callback(remove_mine, self.cli)  # the last line of defence
             self._swept = True
         require_images(self.cli, images)
-        boxes = [LabContainer(self.cli, image) for image in images]
+        boxes = [LabContainer(self.cli, image, **self.container_options) for image in images]
         for box in boxes:
             self._stack.push(box.__exit__)  # removed even if its start is interrupted
         with ThreadPoolExecutor(len(boxes)) as pool:
