@@ -1,0 +1,409 @@
+"""Check your own script across the matrix: every image, every start method, each difference explained.
+
+    scripts/check path/to/script.py [ARGS...] [--image NAME ...] [--method fork|spawn|forkserver|default ...]
+                  [--timeout S] [--fail-on differ|error|never] [--out DIR]
+
+Each cell (image × start method, × GIL on/off on a free-threaded image) runs the script in
+that image's locked-down container (labmatrix.container: no network, non-root, pids and
+memory limits): the script's folder read-only at /home/lab/src, a fresh writable working
+folder on a tmpfs, stdin at EOF, a bound per cell. The method is forced at interpreter
+start by a hook, never by editing the script (check_box/hook/sitecustomize.py). Cells are
+classified as the driver does, grouped by outcome and normalised output, and each cell
+that fails or differs from the reference group is explained from check_signatures.toml.
+
+Writes results/check.json, check.md and check.html (or into --out). Exit status: 0, or 1
+when --fail-on says so (differ, the default: a cell fails or the cells disagree; error: a
+cell fails; never), 2 on bad input, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker.errors
+import jinja2
+
+from . import matrix, signatures
+from .container import DriverError, LabContainer, client
+from .session import RESULTS_DIR, MatrixSession, Selection, SelectionError
+
+USAGE = ("usage: scripts/check path/to/script.py [ARGS...] [--image NAME ...] "
+         "[--method fork|spawn|forkserver|default ...] [--timeout S] [--fail-on differ|error|never] [--out DIR]")
+SRC = "/home/lab/src"  # the script's folder, read-only
+BOX = "/opt/check"  # labmatrix/check_box: the in-container runner and the start-method hook
+SCRATCH = "/home/lab/scratch"  # a tmpfs: each cell's working folder; gone with the container
+BOX_DIR = Path(__file__).resolve().parent / "check_box"
+DEFAULT_TIMEOUT = 30.0
+OUTPUT_CAP = 64 * 1024  # bytes kept of each stream (its tail); the rest is counted and marked cut
+FAIL_ON = ("differ", "error", "never")
+LAB_UID = 1000  # the images' user (images/Dockerfile)
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class CheckError(Exception):
+    """Bad input: one line that names the fix."""
+
+
+@dataclass
+class Options:
+    script: Path
+    args: list[str] = field(default_factory=list)
+    images: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    fail_on: str = "differ"
+    out: Path = RESULTS_DIR
+
+
+def parse(argv: list[str]) -> Options:
+    """Options anywhere; the first other word is the script, the rest are its arguments
+    (after ``--`` everything is the script's, so it may take --image itself)."""
+    values: dict[str, list[str]] = defaultdict(list)
+    script, args, passthrough = None, [], False
+    takes = {"--image", "--method", "--timeout", "--fail-on", "--out"}
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        i += 1
+        if passthrough or (script is not None and word not in takes and word.split("=", 1)[0] not in takes
+                           and word != "--"):
+            if script is None:
+                script = word
+            else:
+                args.append(word)
+            continue
+        if word == "--":
+            passthrough = True
+            continue
+        if word in ("-h", "--help"):
+            raise CheckError(USAGE)
+        name, eq, value = word.partition("=")
+        if name in takes:
+            if not eq:
+                if i >= len(argv):
+                    raise CheckError(f"{name} needs a value; {USAGE}")
+                value = argv[i]
+                i += 1
+            values[name].append(value)
+        elif word.startswith("-"):
+            raise CheckError(f"unknown option {word!r}; {USAGE}")
+        else:
+            script = word
+    if script is None:
+        raise CheckError(f"no script given; {USAGE}")
+    try:
+        sel = Selection.pick(values["--image"], (), values["--method"])
+    except SelectionError as exc:
+        raise CheckError(str(exc)) from None
+    fail_on = (values["--fail-on"] or ["differ"])[-1]
+    if fail_on not in FAIL_ON:
+        raise CheckError(f"unknown --fail-on {fail_on!r}; valid: {', '.join(FAIL_ON)}")
+    timeout_text = (values["--timeout"] or [str(DEFAULT_TIMEOUT)])[-1]
+    try:
+        timeout = float(timeout_text)
+    except ValueError:
+        timeout = -1
+    if not 0 < timeout <= 3600:
+        raise CheckError(f"--timeout {timeout_text!r} is not a number of seconds in (0, 3600]")
+    out = Path(values["--out"][-1]).resolve() if values["--out"] else RESULTS_DIR
+    return Options(_script(Path(script)), args, sel.images, sel.methods, timeout, fail_on, out)
+
+
+def _script(path: Path) -> Path:
+    """The script, resolved, or one line saying why it cannot be run."""
+    if not path.exists():
+        raise CheckError(f"no such file: {path}; give the path of a Python script")
+    if not path.is_file():
+        raise CheckError(f"{path} is not a file; give the path of a Python script")
+    path = path.resolve()
+    for item, need in ((path.parent, stat.S_IXOTH | stat.S_IROTH), (path, stat.S_IROTH)):
+        st = item.stat()
+        if st.st_uid != LAB_UID and st.st_mode & need != need:
+            raise CheckError(f"the containers' user (uid {LAB_UID}) cannot read {item}; "
+                             f"allow it with: chmod o+r{'x' if item.is_dir() else ''} {item}")
+    return path
+
+
+# --------------------------------------------------------------------------- running
+
+
+def container_options(script: Path) -> dict:
+    return {"volumes": {str(script.parent): {"bind": SRC, "mode": "ro"}, str(BOX_DIR): {"bind": BOX, "mode": "ro"}},
+            "tmpfs": {SCRATCH: f"size=256m,uid={LAB_UID},gid={LAB_UID},mode=0700"}}
+
+
+def gil_axis(image: matrix.Image) -> list[tuple[str, dict]]:
+    """The image's GIL modes and the environment of each (matrix.Image.gil_modes: on a
+    free-threaded image the GIL off and forced on; one mode "" otherwise)."""
+    env = getattr(matrix, "GIL_ENV", {})
+    return [(mode, env.get(mode, {})) for mode in getattr(image, "gil_modes", ("",))]
+
+
+def run_image(box: LabContainer, opts: Options) -> tuple[dict, list[dict]]:
+    """Every cell of one image, one after another in one ``docker exec`` (so a fork bomb
+    in one cell never competes with another cell of the same container)."""
+    gils = gil_axis(box.image)
+    spec = {"script": f"{SRC}/{opts.script.name}", "args": opts.args, "timeout": opts.timeout,
+            "cap": OUTPUT_CAP, "scratch": SCRATCH, "methods": list(opts.methods), "gils": gils}
+    bound = len(opts.methods) * len(gils) * (opts.timeout + 15) + 60
+    code, out, err = box.exec(["python", f"{BOX}/runner.py", json.dumps(spec)], timeout=bound)
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    if code != 0 or not lines:
+        raise DriverError(f"the check runner failed in {box.image.name} (exit {code}): {err.strip()[-300:]}")
+    return lines[0], lines[1:]
+
+
+def built(cli, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The images of ``names`` that are built, and those that are not."""
+    have, missing = [], []
+    for name in names:
+        try:
+            cli.images.get(matrix.get_image(name).tag)
+            have.append(name)
+        except docker.errors.ImageNotFound:
+            missing.append(name)
+    return have, missing
+
+
+def run_cells(boxes: dict[str, LabContainer], opts: Options) -> list[dict]:
+    """Run the script in the containers of opts.images, all images side by side; on
+    Ctrl-C or a failure the containers go at once, which ends their execs."""
+    pool = ThreadPoolExecutor(len(opts.images))
+    try:
+        futures = {name: pool.submit(run_image, boxes[name], opts) for name in opts.images}
+        found = {name: future.result() for name, future in futures.items()}
+    except BaseException:
+        for box in boxes.values():
+            box.remove()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    cells = []
+    for name, (header, rows) in found.items():
+        image = matrix.get_image(name)
+        python = ".".join(map(str, header["version_info"]))
+        for row in rows:
+            method = row["method"]
+            cells.append({
+                "image": name, "python": python, "method": method, "gil": row.get("gil"),
+                "target": name + (f" gil-{row['gil']}" if row.get("gil") else ""),
+                "effective_method": image.default_method if method == "default" else method,
+                **{k: row[k] for k in ("outcome", "returncode", "duration_s", "stdout", "stderr", "stdout_bytes",
+                                       "stderr_bytes", "cut", "events", "waits")}})
+    return cells
+
+
+def run(opts: Options, all_images: bool = False) -> tuple[list[dict], dict]:
+    """Run every cell. With no --image, the images that are not built are left out (and
+    named); an image named with --image must be built."""
+    start = time.monotonic()
+    cli = client()
+    skipped = []
+    if all_images:
+        images, skipped = built(cli, opts.images)
+        if not images:
+            raise DriverError("no image is built; build them with: scripts/build-images")
+        opts.images = tuple(images)
+    with MatrixSession(opts.images, cli=cli, container_options=container_options(opts.script)) as session:
+        cells = run_cells(session.containers, opts)
+        with ThreadPoolExecutor(len(session.containers)) as removal:  # side by side; the session's exit finds none
+            list(removal.map(LabContainer.remove, session.containers.values()))
+    return cells, {"wall_s": round(time.monotonic() - start, 2), "skipped_images": skipped}
+
+
+# --------------------------------------------------------------------------- grouping and explaining
+
+
+def _pids(cell: dict) -> set[int]:
+    return {e["pid"] for e in cell["events"] if isinstance(e.get("pid"), int)}
+
+
+def group(cells: list[dict]) -> list[list[dict]]:
+    """Cells that agree (outcome, normalised stdout and stderr, as multisets of lines so
+    that the order in which processes interleave does not split them; the name of the
+    method in force is normalised too, as the script may print it), largest first; the
+    first is the reference (ties: a group that ran to the end, then the earlier cell)."""
+    keyed: dict[tuple, list[dict]] = defaultdict(list)
+    for cell in cells:
+        pids, method = _pids(cell), cell["effective_method"]
+        cell["_out"] = signatures.normalise(cell["stdout"], pids, method)
+        cell["_err"] = signatures.normalise(cell["stderr"], pids, method)
+        keyed[(cell["outcome"], tuple(sorted(cell["_out"])), tuple(sorted(cell["_err"])))].append(cell)
+    groups = list(keyed.values())
+    order = {id(c): i for i, c in enumerate(cells)}
+    groups.sort(key=lambda g: (-len(g), g[0]["outcome"] != "ok", order[id(g[0])]))
+    return groups
+
+
+def _last_line(cell: dict, bound: float) -> str:
+    if cell["outcome"] in ("timeout", "deadlock"):
+        waits = ", ".join(w for w in cell["waits"] if w and w != "0")
+        return f"still running at the {bound:g} s bound" + (f" (threads waiting in: {waits})" if waits else "")
+    lines = [ln.strip() for ln in cell["stderr"].splitlines() if ln.strip()]
+    return lines[-1] if lines else f"exit code {cell['returncode']}"
+
+
+def explain_all(cells: list[dict], bound: float) -> list[dict]:
+    """Group the cells and give every cell that fails or differs its explanation."""
+    groups = group(cells)
+    reference = groups[0]
+    info = []
+    for n, members in enumerate(groups):
+        letter = chr(ord("A") + n) if n < 26 else f"G{n}"
+        split = set() if n == 0 else signatures.split_facts(members, reference, members[0]["_out"], reference[0]["_out"])
+        for cell in members:
+            cell["group"], cell["differs"] = letter, n > 0
+            facts = signatures.cell_facts(cell) | split
+            found = signatures.explain(cell, facts, SRC)
+            cell["signatures"] = [s.id for s in found]
+            cell["recognised"] = bool(found) or (cell["outcome"] == "ok" and n == 0)
+            if found:
+                cell["explanation"] = " ".join(f"{s.title}: {s.explain} ({s.docs})" for s in found)
+            elif cell["outcome"] != "ok" or n > 0:
+                cell["explanation"] = (f"not recognised: {cell['outcome']}, " + _last_line(cell, bound)
+                                       if cell["outcome"] != "ok" else
+                                       f"not recognised: differs from group A ({_first_difference(cell, reference[0])})")
+            else:
+                cell["explanation"] = ""
+            if cell["cut"]:
+                cell["explanation"] += (" " if cell["explanation"] else "") + "Output cut: " + ", ".join(
+                    f"{s} kept its last {OUTPUT_CAP // 1024} KiB of {cell[s + '_bytes']} bytes" for s in cell["cut"]) + "."
+        info.append({"group": letter, "outcome": members[0]["outcome"], "cells": [_where(c) for c in members],
+                     "signatures": members[0]["signatures"], "explanation": members[0]["explanation"]})
+    return info
+
+
+def _first_difference(cell: dict, ref: dict) -> str:
+    for mine, theirs in ((cell["_out"], ref["_out"]), (cell["_err"], ref["_err"])):
+        extra = [line for line in mine if line not in theirs] or [f"missing: {line}" for line in theirs if line not in mine]
+        if extra:
+            return extra[0][:160]
+    return "same lines, other counts"
+
+
+def _where(cell: dict) -> str:
+    return f"{cell['target']}/{cell['method']}"
+
+
+# --------------------------------------------------------------------------- output
+
+
+def columns(cells: list[dict]) -> list[str]:
+    return list(dict.fromkeys(c["target"] for c in cells))
+
+
+def table(cells: list[dict], methods: list[str]) -> list[str]:
+    """A row per method, a column per image (and GIL mode): group letter and outcome."""
+    index = {(c["target"], c["method"]): c for c in cells}
+    cols = columns(cells)
+    first = {t: next(c for c in cells if c["target"] == t) for t in cols}
+    rows = [["method", *cols], ["", *(f"{first[t]['python']} {matrix.get_image(first[t]['image']).default_method}"
+                                      for t in cols)]]
+    for m in methods:
+        rows.append([m, *(f"{c['group']} {c['outcome']}" if (c := index.get((t, m))) else "" for t in cols)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def legend(groups: list[dict]) -> list[str]:
+    lines = []
+    for g in groups:
+        where = g["cells"]
+        cells = ", ".join(where[:8]) + (f" … ({len(where)} cells)" if len(where) > 8 else "")
+        head = f"{g['group']}  {g['outcome']}  [{cells}]" + ("  (reference)" if g["group"] == "A" else "")
+        lines.append(head)
+        if g["explanation"]:
+            lines.append(f"   {g['explanation']}")
+    return lines
+
+
+def exit_code(cells: list[dict], groups: list[dict], fail_on: str) -> int:
+    failed = any(c["outcome"] != "ok" for c in cells)
+    return int({"differ": failed or len(groups) > 1, "error": failed, "never": False}[fail_on])
+
+
+def context(cells: list[dict], groups: list[dict], opts: Options, run: dict) -> dict:
+    return {"script": opts.script.name, "args": opts.args, "cells": cells, "groups": groups,
+            "columns": columns(cells), "methods": list(opts.methods), "run": run,
+            "index": {(c["target"], c["method"]): c for c in cells},
+            "pythons": {c["target"]: (c["python"], matrix.get_image(c["image"]).default_method) for c in cells},
+            "failed": sum(c["outcome"] != "ok" for c in cells)}
+
+
+def markdown(ctx: dict) -> str:
+    cols = ctx["columns"]
+    head = "| method | " + " | ".join(f"{t} ({ctx['pythons'][t][0]}, default {ctx['pythons'][t][1]})" for t in cols) + " |"
+    lines = [f"### Check of `{ctx['script']}`: {len(ctx['groups'])} group(s), {ctx['failed']}/{len(ctx['cells'])} "
+             "cells fail", "",
+             "A cell shows its group (cells whose outcome and normalised output agree) and its outcome; "
+             "group A is the reference.", "", head, "|---|" + "---|" * len(cols)]
+    for m in ctx["methods"]:
+        row = [f"{c['group']} `{c['outcome']}`" if (c := ctx["index"].get((t, m))) else "" for t in cols]
+        lines.append(f"| {m} | " + " | ".join(row) + " |")
+    lines += ["", "#### Groups", ""]
+    for g in ctx["groups"]:
+        lines.append(f"- **{g['group']}** `{g['outcome']}`: {', '.join(g['cells'])}" +
+                     (f"  \n  {g['explanation']}" if g["explanation"] else ""))
+    return "\n".join(lines) + "\n"
+
+
+def html(ctx: dict) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
+    return env.get_template("check.html.j2").render(**ctx)
+
+
+PUBLIC = ("image", "python", "method", "gil", "effective_method", "outcome", "returncode", "duration_s", "group",
+          "differs", "explanation", "signatures", "recognised", "stdout", "stderr", "stdout_bytes", "stderr_bytes",
+          "cut", "events")
+
+
+def write(ctx: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    cells = [{k: c[k] for k in PUBLIC} for c in ctx["cells"]]
+    data = {"script": ctx["script"], "args": ctx["args"], "run": ctx["run"], "groups": ctx["groups"], "cells": cells}
+    (out / "check.json").write_text(json.dumps(data, indent=1, sort_keys=True))
+    (out / "check.md").write_text(markdown(ctx))
+    (out / "check.html").write_text(html(ctx))
+
+
+def main(argv: list[str]) -> int:
+    try:
+        opts = parse(argv)
+        cells, run_info = run(opts, all_images=not any(a == "--image" or a.startswith("--image=") for a in argv))
+    except CheckError as exc:
+        print(f"check: {exc}", file=sys.stderr)
+        return 0 if str(exc) == USAGE and {"-h", "--help"} & set(argv) else 2
+    except DriverError as exc:
+        print(f"check: {exc}", file=sys.stderr)
+        return 2
+    groups = explain_all(cells, opts.timeout)
+    code = exit_code(cells, groups, opts.fail_on)
+    run_info.update(timeout_s=opts.timeout, fail_on=opts.fail_on, exit_code=code)
+    ctx = context(cells, groups, opts, run_info)
+    write(ctx, opts.out)
+    print("\n".join(table(cells, list(opts.methods))))
+    print()
+    print("\n".join(legend(groups)))
+    shown = os.path.relpath(opts.out) if opts.out.is_relative_to(Path.cwd()) else str(opts.out)
+    if run_info["skipped_images"]:
+        print(f"\nnot built, left out: {', '.join(run_info['skipped_images'])} "
+              f"(scripts/build-images {' '.join(run_info['skipped_images'])})")
+    print(f"\ncheck: {opts.script.name}: {len(cells)} cells in {run_info['wall_s']:.1f} s, {len(groups)} group(s), "
+          f"{ctx['failed']} failing; exit {code} (--fail-on {opts.fail_on}); results in {shown}/check.{{json,md,html}}")
+    return code
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("check: interrupted; its containers and scratch folders are removed", file=sys.stderr)
+        sys.exit(130)

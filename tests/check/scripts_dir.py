@@ -1,0 +1,3 @@
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parent / "scripts"

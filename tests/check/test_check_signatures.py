@@ -1,0 +1,117 @@
+"""Every known signature of labmatrix/check_signatures.toml, shown by a real script.
+
+One set of check containers (the scripts' folder mounted, as scripts/check mounts a
+script's) serves every script; each script runs in one image under the methods where its
+signature shows, and the explanation the check gives is asserted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from labmatrix import check, signatures
+from labmatrix.session import MatrixSession
+
+from .scripts_dir import SCRIPTS
+
+pytestmark = pytest.mark.docker
+
+IMAGES = ("py3.9", "py3.13", "py3.14")
+METHODS = ("fork", "spawn", "forkserver")
+# signature id -> (script, image, methods run, cell whose explanation names it, timeout)
+SHOWN = {
+    "main-guard": ("unguarded.py", "py3.13", METHODS, "spawn", 20),
+    "forkserver-unguarded": ("unguarded.py", "py3.14", METHODS, "forkserver", 20),
+    "pickle": ("pickle_lambda.py", "py3.13", METHODS, "spawn", 20),
+    "defined-under-guard": ("defined_under_guard.py", "py3.13", METHODS, "spawn", 20),
+    "context-already-set": ("context_twice.py", "py3.13", ("fork",), "fork", 20),
+    "fork-deprecation-warning": ("fork_threads.py", "py3.13", ("fork",), "fork", 20),
+    "fork-lock-held": ("fork_lock.py", "py3.13", ("fork", "spawn"), "fork", 4),
+    "broken-process-pool": ("broken_pool.py", "py3.13", ("fork",), "fork", 20),
+    "resource-tracker-leak": ("shm_leak.py", "py3.13", ("fork",), "fork", 20),
+    "printed-twice": ("printed_twice.py", "py3.13", ("fork",), "fork", 20),
+    "reimport": ("module_print.py", "py3.13", METHODS, "fork", 20),
+    "runtime-state": ("runtime_state.py", "py3.13", METHODS, "fork", 20),
+    "read-only-src": ("writes_beside.py", "py3.13", ("fork",), "fork", 20),
+    "pids-limit": ("fork_bomb.py", "py3.13", ("fork",), "fork", 15),
+    "stdin-eof": ("reads_stdin.py", "py3.13", ("fork",), "fork", 20),
+    "syntax": ("needs_3_10.txt", "py3.9", ("fork",), "fork", 20),
+    "killed": ("memory_hog.py", "py3.13", ("fork",), "fork", 30),
+}
+
+
+def test_every_signature_has_a_script():
+    table = [s.id for s in signatures.load(check.SRC)]
+    assert sorted(table) == sorted(SHOWN), "each signature needs a script that shows it (SHOWN)"
+    for sig in signatures.load(check.SRC):
+        assert sig.docs.startswith("https://"), sig.id
+    for script, *_ in SHOWN.values():
+        assert (SCRIPTS / script).is_file(), script
+
+
+@pytest.fixture(scope="module")
+def boxes(docker_client):
+    with MatrixSession(IMAGES, cli=docker_client,
+                       container_options=check.container_options(SCRIPTS / "guarded.py")) as session:
+        yield session.containers
+
+
+def run(boxes, script, image, methods, timeout):
+    opts = check.Options(SCRIPTS / script, images=(image,), methods=methods, timeout=timeout)
+    cells = check.run_cells(boxes, opts)
+    check.explain_all(cells, timeout)
+    return {c["method"]: c for c in cells}
+
+
+@pytest.mark.parametrize("sig", sorted(SHOWN))
+def test_signature_is_recognised(boxes, sig):
+    script, image, methods, method, timeout = SHOWN[sig]
+    cells = run(boxes, script, image, methods, timeout)
+    cell = cells[method]
+    assert sig in cell["signatures"], (cell["outcome"], cell["signatures"], cell["stderr"][-800:])
+    assert cell["explanation"] and cell["recognised"]
+
+
+def test_unguarded_script_per_method(boxes):
+    """The headline: the unguarded script works under fork and fails under spawn on 3.13
+    (the child's RuntimeError); on 3.14 forkserver, the default there, the parent itself
+    dies of ConnectionResetError."""
+    cells = run(boxes, "unguarded.py", "py3.14", ("fork", "spawn", "forkserver", "default"), 20)
+    assert cells["fork"]["outcome"] == "ok" and "child ran" in cells["fork"]["stdout"]
+    assert cells["forkserver"]["outcome"] == "error:ConnectionResetError"
+    assert cells["default"]["group"] == cells["forkserver"]["group"] != cells["fork"]["group"]
+    assert "main-guard" in cells["spawn"]["signatures"]
+
+
+def test_fork_bomb_is_ended_and_the_next_cell_is_clean(boxes):
+    cells = run(boxes, "fork_bomb.py", "py3.13", ("fork",), 15)
+    assert cells["fork"]["outcome"] != "ok"
+    after = run(boxes, "guarded.py", "py3.13", ("fork", "spawn"), 20)
+    assert [c["outcome"] for c in after.values()] == ["ok", "ok"], after
+    code, out, _ = boxes["py3.13"].exec(
+        ["python", "-c", "import os; print(sum(n.isdigit() for n in os.listdir('/proc')))"], timeout=20)
+    assert code == 0 and int(out) < 8, f"processes left in the container: {out}"
+
+
+def test_hook_forces_the_method_at_interpreter_start(boxes):
+    """No edit of the script: the method in force is what the hook set (the platform
+    default), and a script that pins its own method keeps it."""
+    cells = run(boxes, "guarded.py", "py3.9", METHODS, 20)
+    assert {c["outcome"] for c in cells.values()} == {"ok"}
+    assert len({c["group"] for c in cells.values()}) == 1
+    for method, cell in cells.items():
+        forks = [e for e in cell["events"] if e["event"] == "fork"]
+        starts = [e for e in cell["events"] if e["event"] == "start"]
+        if method == "fork":
+            assert len(starts) == 1 and forks  # workers forked from the script
+        else:
+            assert len(starts) > 1  # fresh interpreters: spawned workers or a fork server
+
+
+def test_unmatched_failure_is_marked_not_recognised(boxes, tmp_path):
+    cells = run(boxes, "reads_stdin.py", "py3.13", ("fork",), 20)
+    cell = dict(cells["fork"], stderr="Traceback (most recent call last):\nZeroDivisionError: odd\n",
+                outcome="error:ZeroDivisionError", signatures=[])
+    check.explain_all([cell], 20)
+    assert cell["explanation"] == "not recognised: error:ZeroDivisionError, ZeroDivisionError: odd"
+    assert not cell["recognised"]
