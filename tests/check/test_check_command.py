@@ -1,0 +1,148 @@
+"""`scripts/check`, run as a user runs it: bad input, exit codes, results, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+
+from labmatrix import matrix
+from labmatrix.container import PID_LABEL
+
+from .scripts_dir import SCRIPTS
+
+CHECK = str(matrix.ROOT / "scripts" / "check")
+
+
+def run(*args, timeout=600, cwd=None):
+    return subprocess.run([CHECK, *args], cwd=cwd or matrix.ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["no/such/script.py"], r"check: no such file: no/such/script\.py; give the path of a Python script"),
+    ([str(SCRIPTS)], r"check: .*/scripts is not a file; give the path of a Python script"),
+    ([], r"check: no script given; usage: scripts/check .*"),
+    (["--bogus", "x.py"], r"check: unknown option '--bogus'; usage: .*"),
+    ([str(SCRIPTS / "guarded.py"), "--image", "py2.7"], r"check: unknown image 'py2\.7'; valid: py3\.9, .*"),
+    ([str(SCRIPTS / "guarded.py"), "--method", "fork2"],
+     r"check: unknown method 'fork2'; valid: fork, spawn, forkserver, default"),
+    ([str(SCRIPTS / "guarded.py"), "--fail-on", "sometimes"],
+     r"check: unknown --fail-on 'sometimes'; valid: differ, error, never"),
+    ([str(SCRIPTS / "guarded.py"), "--timeout", "soon"], r"check: --timeout 'soon' is not a number of seconds .*"),
+    ([str(SCRIPTS / "guarded.py"), "--timeout"], r"check: --timeout needs a value; usage: .*"),
+])
+def test_bad_input_is_one_line(args, message):
+    proc = run(*args, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert re.fullmatch(message, proc.stderr.strip()), proc.stderr
+    assert "Traceback" not in proc.stderr and not proc.stdout
+
+
+def test_unreadable_folder_names_the_fix(tmp_path):
+    (tmp_path / "s.py").write_text("print('hi')\n")
+    tmp_path.chmod(0o700)
+    proc = run(str(tmp_path / "s.py"), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (f"check: the containers' user (uid 1000) cannot read {tmp_path}; "
+                                   f"allow it with: chmod o+rx {tmp_path}")
+
+
+def _results(out):
+    return json.loads((out / "check.json").read_text())
+
+
+@pytest.mark.docker
+def test_broken_script_table_results_and_fail_on(docker_client, tmp_path):
+    """The unguarded script on 3.13 and 3.14: a row per method, a column per image, the
+    groups explained; check.json/md/html written; --fail-on decides the exit status."""
+    args = [str(SCRIPTS / "unguarded.py"), "--image", "py3.13", "--image", "py3.14", "--timeout", "20"]
+    proc = run(*args, "--out", str(tmp_path / "a"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["method", "py3.13", "py3.14"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:6]}
+    assert set(rows) == set(matrix.METHODS)
+    assert rows["fork"] == ["A", "ok", "A", "ok"]
+    assert rows["forkserver"][-1] == "error:ConnectionResetError"
+    assert "no `if __name__ == '__main__':` guard" in proc.stdout
+    assert "https://docs.python.org/3/library/multiprocessing.html#multiprocessing-safe-main-import" in proc.stdout
+    data = _results(tmp_path / "a")
+    assert len(data["cells"]) == 8
+    for cell in data["cells"]:
+        assert {"image", "python", "method", "outcome", "returncode", "explanation"} <= set(cell)
+        assert cell["python"].startswith(matrix.get_image(cell["image"]).python)
+        if cell["outcome"] != "ok" or cell["differs"]:
+            assert cell["explanation"], cell
+    assert "| fork | A `ok` | A `ok` |" in (tmp_path / "a" / "check.md").read_text()
+    assert "<table>" in (tmp_path / "a" / "check.html").read_text()
+    assert run(*args, "--fail-on", "never", "--out", str(tmp_path / "b")).returncode == 0
+    assert run(*args, "--fail-on", "error", "--out", str(tmp_path / "c")).returncode == 1
+
+
+@pytest.mark.docker
+def test_agreeing_cells_pass_and_differing_ok_cells_fail_only_on_differ(docker_client, tmp_path):
+    ok = run(str(SCRIPTS / "guarded.py"), "--image", "py3.9", "--image", "py3.15", "--out", str(tmp_path / "ok"))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert {c["group"] for c in _results(tmp_path / "ok")["cells"]} == {"A"}
+    state = [str(SCRIPTS / "runtime_state.py"), "--image", "py3.13"]
+    assert run(*state, "--out", str(tmp_path / "d")).returncode == 1
+    assert run(*state, "--fail-on", "error", "--out", str(tmp_path / "e")).returncode == 0
+
+
+@pytest.mark.docker
+def test_bad_scripts_become_classified_cells(docker_client, tmp_path):
+    """Not Python: a SyntaxError cell per image. Huge output: its tail, marked cut. A
+    script that never exits: ended at the bound. Arguments reach the script."""
+    proc = run(str(SCRIPTS / "not_python.txt"), "--image", "py3.9", "--image", "py3.13", "--method", "default",
+               "--out", str(tmp_path / "np"))
+    cells = _results(tmp_path / "np")["cells"]
+    assert [c["outcome"] for c in cells] == ["error:SyntaxError", "error:SyntaxError"], proc.stdout
+    assert all("syntax" in c["signatures"] for c in cells)
+
+    run(str(SCRIPTS / "huge_output.py"), "--image", "py3.13", "--method", "fork", "--out", str(tmp_path / "big"))
+    (cell,) = _results(tmp_path / "big")["cells"]
+    assert cell["outcome"] == "ok" and cell["cut"] == ["stdout"] and cell["stdout_bytes"] > 50_000_000
+    assert cell["stdout"].endswith("the end\n") and len(cell["stdout"]) <= 64 * 1024
+    assert "Output cut: stdout kept its last 64 KiB" in cell["explanation"]
+
+    start = time.monotonic()
+    run(str(SCRIPTS / "never_exits.py"), "--image", "py3.13", "--method", "spawn", "--timeout", "3",
+        "--out", str(tmp_path / "hang"))
+    (cell,) = _results(tmp_path / "hang")["cells"]
+    assert cell["outcome"] in ("deadlock", "timeout") and cell["returncode"] is None
+    assert cell["duration_s"] < 6 and time.monotonic() - start < 120
+
+    script = tmp_path / "argv.py"
+    script.write_text("import sys; print(sys.argv[1:])\n")
+    tmp_path.chmod(0o755)
+    script.chmod(0o644)
+    run(str(script), "one", "--two", "--image", "py3.13", "--method", "fork", "--out", str(tmp_path / "argv"))
+    (cell,) = _results(tmp_path / "argv")["cells"]
+    assert cell["stdout"] == "['one', '--two']\n"
+
+
+@pytest.mark.docker
+def test_ctrl_c_leaves_nothing(docker_client, tmp_path):
+    proc = subprocess.Popen([CHECK, str(SCRIPTS / "never_exits.py"), "--image", "py3.13", "--out", str(tmp_path)],
+                            cwd=matrix.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    mine = {"label": f"{PID_LABEL}={proc.pid}"}
+    try:
+        deadline = time.monotonic() + 120
+        while not docker_client.containers.list(filters=mine) and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling Docker from the test; nothing waits on it
+        assert docker_client.containers.list(filters=mine), "the check never started its container"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "check: interrupted; its containers and scratch folders are removed"
+    assert not docker_client.containers.list(all=True, filters=mine)
+    assert not (tmp_path / "check.json").exists()
+    assert not os.listdir(tmp_path)
