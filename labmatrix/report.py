@@ -85,41 +85,101 @@ def html(ctx: dict) -> str:
     return env.get_template("matrix.html.j2").render(**ctx)
 
 
-def start_cost_plot(cells: list[dict], path: Path) -> bool:
-    points = defaultdict(dict)
-    for c in cells:
-        value = c["obs"].get("start_ms_median")
-        if c["lab"] == "start_cost" and isinstance(value, (int, float)) and c["method"] != "default":
-            points[c["image"]][c["method"]] = value
-    if not points:
+#: What the start-cost picture shows, in its order: (label, lab, method of the cell, obs key prefix).
+#: A thread and an interpreter are timed by interpreters_parallel's default run; a process
+#: start per method by start_cost. Both labs run in the solo phase (session.SOLO_LABS).
+START_COSTS = (
+    ("thread", "interpreters_parallel", "default", "thread_start_ms"),
+    ("interpreter", "interpreters_parallel", "default", "interpreter_start_ms"),
+    ("fork", "start_cost", "fork", "start_ms"),
+    ("forkserver", "start_cost", "forkserver", "start_ms"),
+    ("spawn", "start_cost", "spawn", "start_ms"),
+)
+
+#: What a reader should know about the storage driver the figures were measured on.
+STORAGE_NOTES = {
+    "fuse-overlayfs": "every file an interpreter opens or stats goes through a FUSE daemon in user space, "
+                      "so each interpreter start (a spawn child, the fork server, a new subinterpreter's "
+                      "imports) pays extra file-system cost that native overlay2 does not; fork, which "
+                      "opens no files, does not pay it",
+}
+
+
+def start_costs(cells: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
+    """image -> label -> (median ms, min ms or None), for the START_COSTS each image measured."""
+    index = {(c["lab"], c["image"], c["method"]): c["obs"] for c in cells}
+    found = defaultdict(dict)
+    for image in sorted({c["image"] for c in cells}, key=lambda i: (["host", *matrix.image_names()] + [i]).index(i)):
+        for label, lab, method, key in START_COSTS:
+            obs = index.get((lab, image, method), {})
+            median, low = obs.get(f"{key}_median"), obs.get(f"{key}_min")
+            if isinstance(median, (int, float)):
+                found[image][label] = (median, low if isinstance(low, (int, float)) else None)
+    return dict(found)
+
+
+def start_cost_plot(cells: list[dict], path: Path, storage_driver: str = "") -> bool:
+    """One panel per image: the median start cost of a thread, an interpreter (3.14+) and a
+    process per start method (bars, log scale), with the minimum as a mark."""
+    costs = start_costs(cells)
+    if not costs:
         return False
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    methods = ["fork", "forkserver", "spawn"]
-    images = [i for i in ["host", *matrix.image_names()] if i in points]
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(images)), 4))
-    width = 0.8 / len(methods)
-    for k, method in enumerate(methods):
-        xs = [i + (k - 1) * width for i in range(len(images))]
-        ax.bar(xs, [points[img].get(method, 0) for img in images], width, label=method)
-    ax.set_xticks(range(len(images)), images)
-    ax.set_ylabel("start + join, median ms (log)")
-    ax.set_yscale("log")
-    ax.set_title("Process start cost per start method")
-    ax.legend()
+    labels = [label for label, *_ in START_COSTS]
+    images = list(costs)
+    fig, axes = plt.subplots(1, len(images), figsize=(max(6, 2.3 * len(images)), 3.8), sharey=True, squeeze=False)
+    for ax, image in zip(axes[0], images):
+        xs = range(len(labels))
+        medians = [costs[image].get(label, (0, 0))[0] for label in labels]
+        mins = [costs[image].get(label, (None, None))[1] for label in labels]
+        ax.bar(xs, medians, color=[f"C{k}" for k in xs])
+        ax.plot([x for x, m in zip(xs, mins) if m], [m for m in mins if m], "k_", markersize=12, label="min")
+        for x, label in zip(xs, labels):
+            if label not in costs[image]:
+                ax.text(x, 0.02, "n/a", ha="center", va="bottom", fontsize=7, rotation=90,
+                        transform=ax.get_xaxis_transform())
+        ax.set_xticks(list(xs), labels, rotation=60, fontsize=8)
+        ax.set_title(image, fontsize=9)
+        ax.set_yscale("log")
+    axes[0][0].set_ylabel("start + join, ms (bar: median, mark: min)")
+    fig.suptitle("What a start costs, measured alone (solo phase)"
+                 + (f"; Docker storage driver: {storage_driver}" if storage_driver else ""), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
 
 
+def _ms(median: float, low: float | None) -> str:
+    return f"{median:.2f}" + (f" ({low:.2f})" if low is not None else "")
+
+
+def start_cost_markdown(cells: list[dict], run: dict) -> str:
+    costs = start_costs(cells)
+    if not costs:
+        return ""
+    labels = [label for label, *_ in START_COSTS]
+    lines = ["", "#### What a start costs (solo phase)", "",
+             "Median (min) ms of start + join, measured one cell at a time after the other cells "
+             f"({', '.join(run.get('solo_labs', [])) or 'the timing labs'}); `start-cost.png` draws them.", "",
+             "| image | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    for image, row in costs.items():
+        lines.append(f"| {image} | " + " | ".join(_ms(*row[label]) if label in row else "n/a" for label in labels) + " |")
+    driver = run.get("storage_driver")
+    if driver:
+        note = STORAGE_NOTES.get(driver)
+        lines += ["", f"Docker storage driver: `{driver}`" + (f": {note}." if note else ".")]
+    return "\n".join(lines) + "\n"
+
+
 def render(data: dict, out: Path) -> None:
     ctx = build(data)
-    (out / "matrix.md").write_text(markdown(ctx))
+    (out / "matrix.md").write_text(markdown(ctx) + start_cost_markdown(data["cells"], data.get("run", {})))
     (out / "matrix.html").write_text(html(ctx))
-    start_cost_plot(data["cells"], out / "start-cost.png")
+    start_cost_plot(data["cells"], out / "start-cost.png", data.get("run", {}).get("storage_driver", ""))
 
 
 def write(results: list, out_dir: str, run: dict) -> Path:

@@ -43,3 +43,25 @@ def test_missing_json_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "labmatrix.report", str(tmp_path / "none.json")],
                           cwd=matrix.ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_start_costs_are_five_per_image(tmp_path):
+    """thread and interpreter from interpreters_parallel's default run, a process per
+    method from start_cost; what an image lacks (an interpreter before 3.14) is left out."""
+    from labmatrix import report
+
+    def cell(lab, image, method, **obs):
+        return {"lab": lab, "image": image, "method": method, "obs": obs}
+    cells = [cell("interpreters_parallel", "py3.14", "default", thread_start_ms_median=0.1, thread_start_ms_min=0.05,
+                  interpreter_start_ms_median=12.0, interpreter_start_ms_min=11.0),
+             cell("interpreters_parallel", "py3.13", "default", thread_start_ms_median=0.1, thread_start_ms_min=0.05),
+             *[cell("start_cost", image, method, start_ms_median=ms, start_ms_min=ms / 2)
+               for image in ("py3.13", "py3.14") for method, ms in (("fork", 2.0), ("forkserver", 4.0), ("spawn", 80.0))]]
+    costs = report.start_costs(cells)
+    assert list(costs["py3.14"]) == ["thread", "interpreter", "fork", "forkserver", "spawn"]
+    assert list(costs["py3.13"]) == ["thread", "fork", "forkserver", "spawn"]
+    assert costs["py3.14"]["spawn"] == (80.0, 40.0)
+    md = report.start_cost_markdown(cells, {"storage_driver": "fuse-overlayfs"})
+    assert "| py3.13 | 0.10 (0.05) | n/a | 2.00 (1.00) | 4.00 (2.00) | 80.00 (40.00) |" in md
+    assert "Docker storage driver: `fuse-overlayfs`: every file" in md
+    assert report.start_cost_plot(cells, tmp_path / "start-cost.png", "fuse-overlayfs")
