@@ -277,7 +277,9 @@ def explain_all(cells: list[dict], bound: float) -> list[dict]:
                 cell["explanation"] += (" " if cell["explanation"] else "") + "Output cut: " + ", ".join(
                     f"{s} kept its last {OUTPUT_CAP // 1024} KiB of {cell[s + '_bytes']} bytes" for s in cell["cut"]) + "."
         info.append({"group": letter, "outcome": members[0]["outcome"], "cells": [_where(c) for c in members],
-                     "signatures": members[0]["signatures"], "explanation": members[0]["explanation"]})
+                     "signatures": members[0]["signatures"], "explanation": members[0]["explanation"],
+                     "brief": [f"{s.title} ({s.docs})" for s in found] or
+                              ([members[0]["explanation"]] if members[0]["explanation"] else [])})
     return info
 
 
@@ -320,8 +322,7 @@ def legend(groups: list[dict]) -> list[str]:
         cells = ", ".join(where[:8]) + (f" … ({len(where)} cells)" if len(where) > 8 else "")
         head = f"{g['group']}  {g['outcome']}  [{cells}]" + ("  (reference)" if g["group"] == "A" else "")
         lines.append(head)
-        if g["explanation"]:
-            lines.append(f"   {g['explanation']}")
+        lines += [f"   → {line}" for line in g["brief"]]  # the whole explanation is in check.md/html/json
     return lines
 
 

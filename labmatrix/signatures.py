@@ -39,7 +39,8 @@ class Signature:
                 and (self.stdout is None or bool(self.stdout.search(cell["stdout"])))
                 and (self.outcome is None or bool(self.outcome.match(cell["outcome"])))
                 and (not self.method or cell["effective_method"] in self.method)
-                and set(self.fact) <= facts and not set(self.unless) & set(matched))
+                and set(self.fact) <= facts
+                and not (set(self.unless) & set(matched) or ("*" in self.unless and matched)))
 
 
 @cache
@@ -76,7 +77,7 @@ _RULES = [
     (re.compile(r"\b\d+(?:\.\d+)?\s?" + _TIME_UNIT + r"\b"), "<time>"),
     (re.compile(r"\b\d+\.\d{3,}\b"), "<float>"),
 ]
-_STDLIB_FRAME = re.compile(r'^\s*File "(/usr/lib/python3|/opt/venv/|<frozen )')
+_STDLIB_FRAME = re.compile(r'^\s*File "([^"]*/lib/python3[^"]*|<frozen [^"]*)"')  # stdlib, site-packages
 _NOISE = re.compile(r"^\s*([\^~]+|\.\.\.<\d+ lines>\.\.\.)\s*$")
 
 
@@ -86,7 +87,10 @@ def normalise(text: str, pids: set[int], method: str = "") -> list[str]:
     per version) left out."""
     lines, skip_source = [], False
     method_re = re.compile(rf"(?<![\w-]){method}(?![\w-])") if method else None
-    pid_re = re.compile(r"\b(" + "|".join(str(p) for p in sorted(pids, reverse=True)) + r")\b") if pids else None
+    # Container pids are small numbers: a known pid is replaced only where it reads as one
+    # (a line of its own, or after "pid", "process", "child", ... on the same line).
+    alts = "|".join(str(p) for p in sorted(pids, reverse=True))
+    pid_re = re.compile(rf"(?i)(^\s*|(?:pid|process|worker|child|parent)\D{{0,20}}?)\b({alts})\b") if pids else None
     for line in text.splitlines():
         if _STDLIB_FRAME.match(line):
             skip_source = True
@@ -97,7 +101,7 @@ def normalise(text: str, pids: set[int], method: str = "") -> list[str]:
         if _NOISE.match(line) or not line.strip():
             continue
         if pid_re is not None:
-            line = pid_re.sub("<pid>", line)
+            line = pid_re.sub(r"\1<pid>", line)
         for pattern, repl in _RULES:
             line = pattern.sub(repl, line)
         if method_re is not None:
