@@ -1,5 +1,6 @@
-"""Render the files that follow matrix.toml: compose.yaml, the README's image table and the
-kernel table of the workshop's landing page (labs/README.md).
+"""Render the files that follow matrix.toml: compose.yaml, the README's image table, the
+kernel table of the workshop's landing page (labs/README.md), and the hub's profiles and
+Zero to JupyterHub config (labmatrix/hub.py).
 
     python -m labmatrix.render          write them
     python -m labmatrix.render --check  exit 1 if a rendered file is out of date
@@ -11,7 +12,7 @@ import sys
 
 import jinja2
 
-from . import matrix
+from . import hub, matrix
 from .envfile import port_var
 from .hardening import HARDENING
 
@@ -71,6 +72,7 @@ BLOCKS = [
 
 def outputs() -> dict:
     files = {matrix.ROOT / "compose.yaml": compose_yaml()}
+    files.update(hub.outputs())  # the hub's profiles and the Zero to JupyterHub config
     for path, name, text in BLOCKS:
         if path.exists():
             current = files.get(path, path.read_text())

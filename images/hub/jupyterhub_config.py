@@ -1,0 +1,174 @@
+# JupyterHub for the workshop (scripts/hub), after jupyterhub/jupyterhub-deploy-docker: a
+# small config whose DockerSpawner settings come from the environment, which scripts/hub
+# (labmatrix/hub.py) sets. The profiles and the container lockdown come from profiles.json,
+# rendered from matrix.toml and labmatrix/hardening.py by scripts/render.
+import json
+import os
+import secrets
+import sys
+
+import docker
+from dockerspawner import DockerSpawner, SwarmSpawner
+from tornado import web
+
+c = get_config()  # noqa: F821
+env = os.environ
+
+
+def need(name, fix):
+    value = env.get(name, "").strip()
+    if not value:
+        # One line, no traceback: SystemExit is not caught by the config loader.
+        raise SystemExit(f"hub: {name} is not set; {fix}")
+    return value
+
+
+RENDERED = json.loads(open("/etc/jupyterhub/profiles.json").read())
+PROFILES = {p["name"]: p for p in RENDERED["profiles"]}
+NAME = need("HUB_NAME", "start the hub with scripts/hub")
+LABEL = RENDERED["label"]
+
+# --- Log-in: JupyterHub's shared-password authenticator (JupyterHub >= 5.3).
+# https://jupyterhub.readthedocs.io/en/stable/reference/api/authenticators.html
+c.JupyterHub.authenticator_class = "shared-password"
+c.SharedPasswordAuthenticator.user_password = need(
+    "HUB_PASSWORD", "set HUB_PASSWORD=<a strong password, 8+ characters> in .env")
+c.SharedPasswordAuthenticator.admin_password = need(
+    "HUB_ADMIN_PASSWORD", "set HUB_ADMIN_PASSWORD=<32+ characters> in .env")
+c.Authenticator.admin_users = {need("HUB_ADMIN", "set HUB_ADMIN=<the instructor's name> in .env")}
+c.Authenticator.allow_all = True  # anyone with the workshop password picks a name
+
+# --- Where the hub listens. The public port is the proxy's (traefik, started by the hub);
+# the hub's own API listens where the attendees' containers reach it: the gateway of
+# their network. https://jupyterhub.readthedocs.io/en/stable/reference/config-proxy.html
+c.JupyterHub.bind_url = f"http://{env.get('HUB_IP', '127.0.0.1')}:{need('HUB_PORT', 'pass --port')}"
+hub_api = f"http://{need('HUB_API_IP', 'start the hub with scripts/hub')}:{need('HUB_API_PORT', 'start the hub with scripts/hub')}"
+c.JupyterHub.hub_bind_url = hub_api
+c.JupyterHub.hub_connect_url = hub_api
+c.JupyterHub.cleanup_servers = False  # a hub restart finds the running servers again
+c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
+
+# The proxy: JupyterHub's traefik proxy with its file provider, traefik a subprocess of
+# the hub. https://jupyterhub-traefik-proxy.readthedocs.io/en/latest/file.html
+c.JupyterHub.proxy_class = "traefik_file"
+c.TraefikFileProviderProxy.should_start = True
+c.TraefikFileProviderProxy.traefik_api_url = f"http://127.0.0.1:{need('HUB_PROXY_API_PORT', 'start the hub with scripts/hub')}"
+c.TraefikFileProviderProxy.static_config_file = "/srv/jupyterhub/traefik.toml"
+c.TraefikFileProviderProxy.dynamic_config_file = "/srv/jupyterhub/rules.toml"
+c.TraefikFileProviderProxy.traefik_log_level = "WARN"
+# The proxy's API password lives with the routes it guards (rules.toml, in the state
+# volume): one made per start would not match the routes a restarted hub finds there.
+secret = "/srv/jupyterhub/traefik_api_password"
+if not os.path.exists(secret):
+    with open(os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(secrets.token_urlsafe(32))
+c.TraefikFileProviderProxy.traefik_api_username = "jupyterhub"
+c.TraefikFileProviderProxy.traefik_api_password = open(secret).read().strip()
+# traefik (a 150 MB binary) can take a while to answer on a busy host; the default is 30 s.
+c.TraefikFileProviderProxy.check_route_timeout = 120
+
+# --- The attendees' servers.
+
+
+def options_form(spawner):
+    rows = []
+    for i, p in enumerate(RENDERED["profiles"]):
+        checked = " checked" if i == 0 else ""
+        rows.append(
+            f'<label style="display:block;margin:.4em 0"><input type="radio" name="profile" value="{p["name"]}"{checked}> '
+            f'<b>{p["name"]}</b>: Python {p["python"]}, default start method <b>{p["default_method"]}</b> '
+            f'<span style="color:#666">({p["why"]})</span></label>')
+    return "<p>Pick the Python you work in; your <code>work/</code> folder is the same in every one.</p>" + "".join(rows)
+
+
+class LabSpawner(DockerSpawner):
+    """DockerSpawner with one profile per image of matrix.toml, a labelled work volume per
+    attendee, and an error an attendee can read when an image is missing."""
+
+    def options_from_form(self, formdata):
+        return {"profile": (formdata.get("profile") or [""])[0]}
+
+    def profile(self):
+        name = self.user_options.get("profile") or RENDERED["profiles"][0]["name"]
+        if name not in PROFILES:
+            raise web.HTTPError(400, f"unknown profile {name!r}; pick one of: {', '.join(PROFILES)}")
+        return PROFILES[name]
+
+    async def start(self):
+        profile = self.profile()
+        self.image = profile["tag"]
+        self.environment = {**self.environment, "LAB_IMAGE": profile["name"]}
+        if self.object_type == "container":  # a swarm's nodes each have their own images
+            try:
+                await self.docker("inspect_image", self.image)
+            except docker.errors.NotFound:
+                raise web.HTTPError(
+                    500, f"the image {self.image} ({profile['name']}) is not on this host; "
+                    f"the instructor builds it with: scripts/build-images {profile['name']}") from None
+        volume = self.format_volume_name(f"{NAME}-work-{{username}}", self)
+        try:
+            await self.docker("inspect_volume", volume)
+        except docker.errors.NotFound:
+            await self.docker("create_volume", name=volume, labels={LABEL: NAME, f"{LABEL}-user": self.user.name})
+        return await super().start()
+
+
+class LabSwarmSpawner(LabSpawner, SwarmSpawner):
+    """The same profiles as services of a Docker swarm (docs: dockerspawner SwarmSpawner)."""
+
+
+swarm = env.get("HUB_SPAWNER", "docker") == "swarm"
+c.JupyterHub.spawner_class = LabSwarmSpawner if swarm else LabSpawner
+c.DockerSpawner.options_form = options_form
+c.DockerSpawner.cmd = ["start-lab"]  # it runs jupyterhub-singleuser under the hub
+c.DockerSpawner.name_template = f"{NAME}-user-{{username}}"
+c.DockerSpawner.network_name = need("HUB_NETWORK", "start the hub with scripts/hub")
+c.DockerSpawner.use_internal_ip = True
+c.DockerSpawner.pull_policy = "skip" if swarm else "never"  # no registry: images are built here
+c.DockerSpawner.remove = True  # a stopped server's container goes; its work volume stays
+c.DockerSpawner.notebook_dir = "/home/lab"
+c.Spawner.default_url = "/lab/tree/labs/README.md"
+c.DockerSpawner.volumes = {
+    f"{NAME}-work-{{username}}": "/home/lab/work",
+    need("HUB_LABS_DIR", "start the hub with scripts/hub"): {"bind": "/home/lab/labs", "mode": "ro"},
+}
+c.DockerSpawner.environment = {
+    "PYTHONPATH": "/home/lab/labs",
+    # The server tells the hub it is in use this often; the idle culler reads it.
+    "JUPYTERHUB_ACTIVITY_INTERVAL": env.get("HUB_ACTIVITY_INTERVAL", "300"),
+}
+c.DockerSpawner.start_timeout = int(env.get("HUB_START_TIMEOUT", "120"))
+c.DockerSpawner.http_timeout = int(env.get("HUB_START_TIMEOUT", "120"))
+# The lockdown of every lab container (labmatrix/hardening.py, rendered into profiles.json).
+# Keys are Docker SDK host-config names: https://docker-py.readthedocs.io/en/stable/api.html
+hardening = RENDERED["hardening"]
+if swarm:
+    # A swarm service has no pids/shm/init/cap_drop in its create call: they go through
+    # the task template (https://docs.docker.com/reference/cli/docker/service/create/).
+    c.SwarmSpawner.extra_container_spec = {"labels": {LABEL: NAME}}
+    c.SwarmSpawner.extra_resources_spec = {"mem_limit": hardening["mem_limit"]}
+    c.SwarmSpawner.extra_create_kwargs = {"labels": {LABEL: NAME}}
+else:
+    c.DockerSpawner.extra_host_config = dict(hardening)
+    c.DockerSpawner.extra_create_kwargs = {
+        "labels": {LABEL: NAME, f"{LABEL}-user": "{username}"},
+        # The image's HEALTHCHECK asks the plain server's /api; under the hub the server
+        # lives under /user/<name>/ and the hub watches it itself.
+        "healthcheck": {"test": ["NONE"]},
+    }
+
+# --- The idle culler: stops servers idle for HUB_IDLE_TIMEOUT seconds (their work volume
+# stays). https://github.com/jupyterhub/jupyterhub-idle-culler#as-a-hub-managed-service
+idle = int(env.get("HUB_IDLE_TIMEOUT", "3600"))
+if idle > 0:
+    c.JupyterHub.services = [{
+        "name": "idle-culler",
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={idle}",
+                    f"--cull-every={max(5, min(300, idle // 4))}"],
+    }]
+    c.JupyterHub.load_roles = [{
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    }]
