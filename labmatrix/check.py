@@ -52,6 +52,10 @@ class CheckError(Exception):
     """Bad input: one line that names the fix."""
 
 
+class HelpRequested(Exception):
+    """-h or --help: the usage goes to stdout."""
+
+
 @dataclass
 class Options:
     script: Path
@@ -84,7 +88,7 @@ def parse(argv: list[str]) -> Options:
             passthrough = True
             continue
         if word in ("-h", "--help"):
-            raise CheckError(USAGE)
+            raise HelpRequested
         name, eq, value = word.partition("=")
         if name in takes:
             if not eq:
@@ -379,9 +383,12 @@ def main(argv: list[str]) -> int:
     try:
         opts = parse(argv)
         cells, run_info = run(opts, all_images=not any(a == "--image" or a.startswith("--image=") for a in argv))
+    except HelpRequested:
+        print(__doc__.strip())
+        return 0
     except CheckError as exc:
         print(f"check: {exc}", file=sys.stderr)
-        return 0 if str(exc) == USAGE and {"-h", "--help"} & set(argv) else 2
+        return 2
     except DriverError as exc:
         print(f"check: {exc}", file=sys.stderr)
         return 2

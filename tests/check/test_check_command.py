@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from labmatrix import matrix
+from labmatrix import check, matrix
 from labmatrix.container import PID_LABEL
 
 from .scripts_dir import SCRIPTS
@@ -50,6 +50,27 @@ def test_unreadable_folder_names_the_fix(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == (f"check: the containers' user (uid 1000) cannot read {tmp_path}; "
                                    f"allow it with: chmod o+rx {tmp_path}")
+
+
+def test_help_is_the_usage():
+    proc = run("--help", timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith("Check your own script across the matrix")
+    assert "scripts/check path/to/script.py [ARGS...]" in proc.stdout
+
+
+def test_cells_that_agree_up_to_pids_addresses_paths_and_timings_are_one_group():
+    """Two runs' real-looking output that differ only in what varies from run to run."""
+    def cell(pid, addr, tmp, took, method):
+        return {"outcome": "ok", "effective_method": method, "events": [{"event": "start", "pid": pid}],
+                "stdout": f"worker {pid} started\n{pid}\n<Lock object at {addr}>\nwrote {tmp}/x\ntook {took} s\n"
+                          f"method {method}\n[0, 1, 4, 9, 16]\n",
+                "stderr": f'Traceback (most recent call last):\n  File "/usr/lib/python3.{pid % 7}/x.py", '
+                          f'line {pid}, in f\n    g()\n    ~^^\nValueError: boom\n'}
+    same = [cell(17, "0x7f01", "/tmp/tmpab12", 1.0213, "fork"), cell(16, "0x7e99", "/tmp/tmpzz99", 0.98, "spawn")]
+    assert len(check.group(same)) == 1
+    other = cell(18, "0x7f01", "/tmp/tmpab12", 1.0213, "fork")
+    other["stdout"] = other["stdout"].replace("[0, 1, 4, 9, 16]", "[0, 1, 4, 9, 18]")
+    assert len(check.group([*same, other])) == 2
 
 
 def _results(out):
