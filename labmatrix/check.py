@@ -277,6 +277,11 @@ def explain_all(cells: list[dict], bound: float) -> list[dict]:
                                        f"not recognised: differs from group A ({_first_difference(cell, reference[0])})")
             else:
                 cell["explanation"] = ""
+            chosen = [e["mp_method"] for e in cell["events"] if e.get("event") == "exit" and e.get("mp_method")]
+            if cell["method"] != "default" and chosen and chosen[-1] != cell["method"]:
+                cell["explanation"] += (" " if cell["explanation"] else "") + (
+                    f"The script chose its own start method ({chosen[-1]}), which wins over the forced default "
+                    f"({cell['method']}), as it would on a platform with that default.")
             if cell["cut"]:
                 cell["explanation"] += (" " if cell["explanation"] else "") + "Output cut: " + ", ".join(
                     f"{s} kept its last {OUTPUT_CAP // 1024} KiB of {cell[s + '_bytes']} bytes" for s in cell["cut"]) + "."

@@ -115,3 +115,14 @@ def test_unmatched_failure_is_marked_not_recognised(boxes, tmp_path):
     check.explain_all([cell], 20)
     assert cell["explanation"] == "not recognised: error:ZeroDivisionError, ZeroDivisionError: odd"
     assert not cell["recognised"]
+
+
+def test_a_script_that_pins_its_method_keeps_it(boxes):
+    """The hook sets the platform default, not the chosen method: set_start_method('fork')
+    in the script works under every forced method (no 'context has already been set'),
+    and the cells say that the script's choice won."""
+    cells = run(boxes, "pins_fork.py", "py3.14", ("fork", "spawn", "forkserver", "default"), 20)
+    assert {c["outcome"] for c in cells.values()} == {"ok"}
+    assert len({c["group"] for c in cells.values()}) == 1
+    assert "chose its own start method (fork)" in cells["spawn"]["explanation"]
+    assert "chose its own start method" not in cells["fork"]["explanation"]
