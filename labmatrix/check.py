@@ -209,7 +209,11 @@ def run(opts: Options, all_images: bool = False) -> tuple[list[dict], dict]:
     """Run every cell. With no --image, the images that are not built are left out (and
     named); an image named with --image must be built."""
     start = time.monotonic()
-    cli = client()
+    try:
+        cli = client()
+    except DriverError:
+        raise DriverError("no Docker daemon answers; start Docker (on Linux: 'sudo systemctl start docker') "
+                          "and try again") from None
     skipped = []
     if all_images:
         images, skipped = built(cli, opts.images)

@@ -7,6 +7,8 @@ signature shows, and the explanation the check gives is asserted.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from labmatrix import check, signatures
@@ -84,8 +86,14 @@ def test_unguarded_script_per_method(boxes):
 
 
 def test_fork_bomb_is_ended_and_the_next_cell_is_clean(boxes):
-    cells = run(boxes, "fork_bomb.py", "py3.13", ("fork",), 15)
-    assert cells["fork"]["outcome"] != "ok"
+    """The pids limit ends a fork bomb; a cell running beside it in another image, and the
+    next cell in its own, are unaffected, and nothing of the bomb is left."""
+    with ThreadPoolExecutor(2) as pool:
+        bomb = pool.submit(run, boxes, "fork_bomb.py", "py3.13", ("fork",), 15)
+        beside = pool.submit(run, boxes, "guarded.py", "py3.9", ("fork", "spawn", "forkserver"), 20)
+        cells, other = bomb.result(), beside.result()
+    assert cells["fork"]["outcome"] != "ok" and "pids-limit" in cells["fork"]["signatures"]
+    assert {c["outcome"] for c in other.values()} == {"ok"}, other
     after = run(boxes, "guarded.py", "py3.13", ("fork", "spawn"), 20)
     assert [c["outcome"] for c in after.values()] == ["ok", "ok"], after
     code, out, _ = boxes["py3.13"].exec(
