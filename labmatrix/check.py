@@ -201,7 +201,8 @@ def run_cells(boxes: dict[str, LabContainer], opts: Options) -> list[dict]:
                 "target": name + (f" gil-{row['gil']}" if row.get("gil") else ""),
                 "effective_method": image.default_method if method == "default" else method,
                 **{k: row[k] for k in ("outcome", "returncode", "duration_s", "stdout", "stderr", "stdout_bytes",
-                                       "stderr_bytes", "cut", "events", "waits")}})
+                                       "stderr_bytes", "cut", "events", "waits", "pids_refused",
+                                       "ended_by_pids_limit")}})
     return cells
 
 
@@ -376,7 +377,7 @@ def html(ctx: dict) -> str:
 
 PUBLIC = ("image", "python", "method", "gil", "effective_method", "outcome", "returncode", "duration_s", "group",
           "differs", "explanation", "signatures", "recognised", "stdout", "stderr", "stdout_bytes", "stderr_bytes",
-          "cut", "events")
+          "cut", "events", "pids_refused", "ended_by_pids_limit")
 
 
 def write(ctx: dict, out: Path) -> None:

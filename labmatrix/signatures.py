@@ -16,7 +16,7 @@ from pathlib import Path
 import tomllib
 
 TABLE = Path(__file__).resolve().parent / "check_signatures.toml"
-FACTS = {"fork_with_threads", "direct_fork", "repeated_lines", "split_by_method", "reimport"}
+FACTS = {"fork_with_threads", "direct_fork", "repeated_lines", "pids_limit", "split_by_method", "reimport"}
 KEYS = {"id", "title", "explain", "docs", "stderr", "stdout", "outcome", "method", "fact", "unless"}
 FORK_LIKE = {"fork"}
 
@@ -121,6 +121,8 @@ def cell_facts(cell: dict) -> set[str]:
         facts.add("fork_with_threads")
     if any("/multiprocessing/" not in e.get("caller", "") for e in forks):
         facts.add("direct_fork")
+    if cell.get("pids_refused", 0) > 0:
+        facts.add("pids_limit")
     counts = Counter(line for line in cell["stdout"].splitlines() if line.strip())
     if any(n > 1 for n in counts.values()):
         facts.add("repeated_lines")

@@ -30,6 +30,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HOOK = os.path.join(HERE, "hook")
 SAMPLE_S = 0.3  # how long a hung cell is watched for CPU use before it is killed
 DRAIN_S = 1.0  # how long output is still read after the script exited
+#: A cell whose forks the container's pids limit refused this often is a fork bomb: it is
+#: ended there rather than at its bound (the pids cgroup counts refusals in pids.events,
+#: https://docs.kernel.org/admin-guide/cgroup-v2.html#pid-interface-files; v1 has it too).
+BOMB_REFUSALS = 100
+PIDS_EVENTS = ("/sys/fs/cgroup/pids.events", "/sys/fs/cgroup/pids/pids.events")
+
+
+def pids_refused():
+    """How many forks the container's pids limit has refused so far (0 if unknown)."""
+    for path in PIDS_EVENTS:
+        try:
+            with open(path) as f:
+                return int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return 0
 
 
 class Tail:
@@ -141,13 +157,17 @@ def run_cell(spec, cell, index, keep, scratch):
     except OSError as exc:  # e.g. the pids limit is still exhausted
         return {"name": cell["name"], "outcome": "error:" + type(exc).__name__, "returncode": None,
                 "duration_s": 0.0, "stdout": "", "stderr": f"{type(exc).__name__}: {exc}\n",
-                "stdout_bytes": 0, "stderr_bytes": 0, "cut": [], "events": [], "waits": []}
+                "stdout_bytes": 0, "stderr_bytes": 0, "cut": [], "events": [], "waits": [], "pids_refused": 0,
+                "ended_by_pids_limit": False}
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, out)
     sel.register(proc.stderr, selectors.EVENT_READ, err)
-    hung, waits, exited_at = None, [], None
+    hung, waits, exited_at, refused_before, bomb = None, [], None, pids_refused(), False
     while sel.get_map():
         now = time.monotonic()
+        if exited_at is None and pids_refused() - refused_before >= BOMB_REFUSALS:
+            bomb = True
+            break
         if exited_at is None and proc.poll() is not None:
             exited_at = now
         if exited_at is not None and now - exited_at > DRAIN_S:
@@ -168,6 +188,7 @@ def run_cell(spec, cell, index, keep, scratch):
     returncode = proc.wait()
     duration = time.monotonic() - start
     sweep(keep)
+    refused = pids_refused() - refused_before
     try:
         with open(events) as f:
             found = [json.loads(line) for line in f if line.strip()]
@@ -185,7 +206,8 @@ def run_cell(spec, cell, index, keep, scratch):
             "duration_s": round(duration, 3), "stdout": out.text(), "stderr": stderr,
             "stdout_bytes": out.total, "stderr_bytes": err.total,
             "cut": [name for name, t in (("stdout", out), ("stderr", err)) if t.cut],
-            "events": found[:200], "waits": waits, "last_error": last_error(stderr)}
+            "events": found[:200], "waits": waits, "last_error": last_error(stderr),
+            "pids_refused": refused, "ended_by_pids_limit": bomb}
 
 
 def cells(methods, gils):
