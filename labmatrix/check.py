@@ -25,6 +25,7 @@ import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,10 +152,9 @@ def gil_axis(image: matrix.Image) -> list[tuple[str, dict]]:
     return [(mode, env.get(mode, {})) for mode in getattr(image, "gil_modes", ("",))]
 
 
-def run_image(box: LabContainer, opts: Options) -> tuple[dict, list[dict]]:
-    """Every cell of one image, one after another in one ``docker exec`` (so a fork bomb
-    in one cell never competes with another cell of the same container)."""
-    gils = gil_axis(box.image)
+def run_image(box: LabContainer, opts: Options, gils: list[tuple[str, dict]]) -> tuple[dict, list[dict]]:
+    """Cells of one image (its GIL modes ``gils``), one after another in one ``docker exec``,
+    so a fork bomb in one cell never competes with another cell of the same container."""
     spec = {"script": f"{SRC}/{opts.script.name}", "args": opts.args, "timeout": opts.timeout,
             "cap": OUTPUT_CAP, "scratch": SCRATCH, "methods": list(opts.methods), "gils": gils}
     bound = len(opts.methods) * len(gils) * (opts.timeout + 15) + 60
@@ -163,6 +163,51 @@ def run_image(box: LabContainer, opts: Options) -> tuple[dict, list[dict]]:
     if code != 0 or not lines:
         raise DriverError(f"the check runner failed in {box.image.name} (exit {code}): {err.strip()[-300:]}")
     return lines[0], lines[1:]
+
+
+def jobs(boxes: dict[str, LabContainer], extra: dict[str, list[LabContainer]], opts: Options) -> list[tuple]:
+    """(image, container, GIL modes) to run side by side: each GIL mode of a free-threaded
+    image in a container of its own when ``extra`` has one (its own pids limit too)."""
+    found = []
+    for name in opts.images:
+        gils, spare = gil_axis(boxes[name].image), extra.get(name, [])
+        if len(spare) + 1 >= len(gils) > 1:
+            found += [(name, box, [gil]) for box, gil in zip([boxes[name], *spare], gils)]
+        else:
+            found.append((name, boxes[name], gils))
+    return found
+
+
+def run_cells(boxes: dict[str, LabContainer], opts: Options,
+              extra: dict[str, list[LabContainer]] | None = None) -> list[dict]:
+    """Run the script in the containers of opts.images, all side by side; on Ctrl-C or a
+    failure the containers go at once, which ends their execs."""
+    todo = jobs(boxes, extra or {}, opts)
+    pool = ThreadPoolExecutor(len(todo))
+    try:
+        futures = [(name, pool.submit(run_image, box, opts, gils)) for name, box, gils in todo]
+        found = [(name, *future.result()) for name, future in futures]
+    except BaseException:
+        for box in [*boxes.values(), *(b for spare in (extra or {}).values() for b in spare)]:
+            box.remove()
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    cells = []
+    for name, header, rows in found:
+        image = matrix.get_image(name)
+        python = ".".join(map(str, header["version_info"]))
+        for row in rows:
+            method = row["method"]
+            cells.append({
+                "image": name, "python": python, "method": method, "gil": row.get("gil"),
+                "target": name + (f" gil-{row['gil']}" if row.get("gil") else ""),
+                "effective_method": image.default_method if method == "default" else method,
+                **{k: row[k] for k in ("outcome", "returncode", "duration_s", "stdout", "stderr", "stdout_bytes",
+                                       "stderr_bytes", "cut", "events", "waits", "pids_refused",
+                                       "ended_by_pids_limit")}})
+    order = {m: i for i, m in enumerate(opts.methods)}
+    return sorted(cells, key=lambda c: (opts.images.index(c["image"]), order[c["method"]], c["gil"] or ""))
 
 
 def built(cli, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -175,35 +220,6 @@ def built(cli, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
         except docker.errors.ImageNotFound:
             missing.append(name)
     return have, missing
-
-
-def run_cells(boxes: dict[str, LabContainer], opts: Options) -> list[dict]:
-    """Run the script in the containers of opts.images, all images side by side; on
-    Ctrl-C or a failure the containers go at once, which ends their execs."""
-    pool = ThreadPoolExecutor(len(opts.images))
-    try:
-        futures = {name: pool.submit(run_image, boxes[name], opts) for name in opts.images}
-        found = {name: future.result() for name, future in futures.items()}
-    except BaseException:
-        for box in boxes.values():
-            box.remove()
-        raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-    cells = []
-    for name, (header, rows) in found.items():
-        image = matrix.get_image(name)
-        python = ".".join(map(str, header["version_info"]))
-        for row in rows:
-            method = row["method"]
-            cells.append({
-                "image": name, "python": python, "method": method, "gil": row.get("gil"),
-                "target": name + (f" gil-{row['gil']}" if row.get("gil") else ""),
-                "effective_method": image.default_method if method == "default" else method,
-                **{k: row[k] for k in ("outcome", "returncode", "duration_s", "stdout", "stderr", "stdout_bytes",
-                                       "stderr_bytes", "cut", "events", "waits", "pids_refused",
-                                       "ended_by_pids_limit")}})
-    return cells
 
 
 def run(opts: Options, all_images: bool = False) -> tuple[list[dict], dict]:
@@ -221,10 +237,23 @@ def run(opts: Options, all_images: bool = False) -> tuple[list[dict], dict]:
         if not images:
             raise DriverError("no image is built; build them with: scripts/build-images")
         opts.images = tuple(images)
-    with MatrixSession(opts.images, cli=cli, container_options=container_options(opts.script)) as session:
-        cells = run_cells(session.containers, opts)
-        with ThreadPoolExecutor(len(session.containers)) as removal:  # side by side; the session's exit finds none
-            list(removal.map(LabContainer.remove, session.containers.values()))
+    options = container_options(opts.script)
+    with MatrixSession(opts.images, cli=cli, container_options=options) as session, ExitStack() as stack:
+        # A free-threaded image's other GIL modes get containers of their own, started side by side.
+        spare = [LabContainer(cli, matrix.get_image(name), **options)
+                 for name in opts.images for _ in gil_axis(matrix.get_image(name))[1:]]
+        for box in spare:
+            stack.push(box.__exit__)  # removed even if its start is interrupted
+        if spare:
+            with ThreadPoolExecutor(len(spare)) as starting:
+                list(starting.map(LabContainer.__enter__, spare))
+        extra: dict[str, list[LabContainer]] = defaultdict(list)
+        for box in spare:
+            extra[box.image.name].append(box)
+        cells = run_cells(session.containers, opts, extra)
+        every = [*session.containers.values(), *spare]
+        with ThreadPoolExecutor(len(every)) as removal:  # side by side; the exits find none left
+            list(removal.map(LabContainer.remove, every))
     return cells, {"wall_s": round(time.monotonic() - start, 2), "skipped_images": skipped}
 
 
