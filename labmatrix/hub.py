@@ -213,13 +213,13 @@ def gateway(net) -> str:
     return net.attrs["IPAM"]["Config"][0]["Gateway"]
 
 
-def volume(cli, name: str):
+def volume(cli, name: str, hub_name: str):
     import docker
 
     try:
         return cli.volumes.get(name), False
     except docker.errors.NotFound:
-        return cli.volumes.create(name, labels={matrix.LABEL: name}), True
+        return cli.volumes.create(name, labels={matrix.LABEL: hub_name}), True
 
 
 def containers(cli, name: str) -> list:
@@ -292,7 +292,7 @@ def up(args) -> int:
         if not port_free(ip, port):
             raise HubError(f"port {port} on {ip} is in use; free it, or pass --port N (or set HUB_PORT in {env_file})")
         net = network(cli, args.name, args.api_port)
-        data, new = volume(cli, f"{args.name}-data")
+        data, new = volume(cli, f"{args.name}-data", args.name)
         if new:
             created.append(data)
         run_env = {**{k: v for k, v in conf.items() if k != "HUB_PORT"},
@@ -304,7 +304,9 @@ def up(args) -> int:
             TAG, name=args.name, detach=True, network_mode="host", environment=run_env,
             labels={matrix.LABEL: args.name}, user="1000:1000", group_add=[str(os.stat(sock).st_gid)],
             volumes={sock: {"bind": "/var/run/docker.sock", "mode": "rw"},
-                     data.name: {"bind": "/srv/jupyterhub", "mode": "rw"}},
+                     data.name: {"bind": "/srv/jupyterhub", "mode": "rw"},
+                     **({os.path.abspath(args.profiles): {"bind": "/etc/jupyterhub/profiles.json", "mode": "ro"}}
+                        if args.profiles else {})},
             restart_policy={"Name": "unless-stopped"},
             **{k: v for k, v in HARDENING.items() if k != "shm_size"})
         created.append(hub)
@@ -358,6 +360,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--env-file", default=str(matrix.ROOT / ".env"))
     parser.add_argument("--name", default=NAME, help="names every container, network and volume")
     parser.add_argument("--api-port", type=int, help=argparse.SUPPRESS)
+    # Tests: a profiles.json to use instead of the image's (e.g. with an image to remove).
+    parser.add_argument("--profiles", help=argparse.SUPPRESS)
     parser.add_argument("--spawner", choices=["docker", "swarm"], default="docker",
                         help="swarm: attendees' servers as services of a Docker swarm")
     args = parser.parse_args(argv)

@@ -2,6 +2,7 @@
 # small config whose DockerSpawner settings come from the environment, which scripts/hub
 # (labmatrix/hub.py) sets. The profiles and the container lockdown come from profiles.json,
 # rendered from matrix.toml and labmatrix/hardening.py by scripts/render.
+import html
 import json
 import os
 import secrets
@@ -75,10 +76,11 @@ def options_form(spawner):
     rows = []
     for i, p in enumerate(RENDERED["profiles"]):
         checked = " checked" if i == 0 else ""
+        e = {k: html.escape(str(v)) for k, v in p.items()}
         rows.append(
-            f'<label style="display:block;margin:.4em 0"><input type="radio" name="profile" value="{p["name"]}"{checked}> '
-            f'<b>{p["name"]}</b>: Python {p["python"]}, default start method <b>{p["default_method"]}</b> '
-            f'<span style="color:#666">({p["why"]})</span></label>')
+            f'<label style="display:block;margin:.4em 0"><input type="radio" name="profile" value="{e["name"]}"{checked}> '
+            f'<b>{e["name"]}</b>: Python {e["python"]}, default start method <b>{e["default_method"]}</b> '
+            f'<span style="color:#666">({e["why"]})</span></label>')
     return "<p>Pick the Python you work in; your <code>work/</code> folder is the same in every one.</p>" + "".join(rows)
 
 
