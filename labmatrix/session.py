@@ -30,7 +30,7 @@ RESULTS_DIR = matrix.ROOT / "results"
 #: Labs whose figures are timings. Their cells run after all the others, one at a time
 #: and image after image, with nothing else of the run competing for the cores: a start
 #: cost measured beside five other containers measures the contention, not the start.
-SOLO_LABS = frozenset({"start_cost", "interpreters_parallel"})
+SOLO_LABS = frozenset({"start_cost", "cpu_threads", "interpreters_parallel"})
 
 
 class SelectionError(ValueError):
