@@ -250,11 +250,15 @@ def run(opts: Options, all_images: bool = False) -> tuple[list[dict], dict]:
         extra: dict[str, list[LabContainer]] = defaultdict(list)
         for box in spare:
             extra[box.image.name].append(box)
+        started = time.monotonic()
         cells = run_cells(session.containers, opts, extra)
+        ran = time.monotonic()
         every = [*session.containers.values(), *spare]
         with ThreadPoolExecutor(len(every)) as removal:  # side by side; the exits find none left
             list(removal.map(LabContainer.remove, every))
-    return cells, {"wall_s": round(time.monotonic() - start, 2), "skipped_images": skipped}
+    end = time.monotonic()
+    return cells, {"wall_s": round(end - start, 2), "start_s": round(started - start, 2),
+                   "cells_s": round(ran - started, 2), "remove_s": round(end - ran, 2), "skipped_images": skipped}
 
 
 # --------------------------------------------------------------------------- grouping and explaining

@@ -1,5 +1,9 @@
 """scripts/bench-check: how long ``scripts/check`` takes for a script that runs 1 s.
 
+Figure line: ``check-1s cells= images= wall_s= start_s= cells_s= remove_s= cell_s= load=``
+(wall_s end to end; start_s containers up, cells_s the cells, remove_s containers gone;
+cell_s the mean in-container time of one cell; load the 1-minute load average after).
+
 The script starts one process with the start method in force and sleeps in it, about a
 second in all, so every cell pays for its method's start (spawn: a fresh interpreter).
 Warm means the images are built; the run itself starts and removes its containers.
@@ -48,7 +52,9 @@ def main(argv: list[str]) -> int:
     bad = [f"{c['image']}/{c['method']}" for c in cells if c["outcome"] != "ok"]
     if bad:
         print(f"bench-check: cells did not run to the end: {', '.join(bad)}", file=sys.stderr)
+    run = data["run"]
     print(f"check-1s cells={len(cells)} images={len({c['image'] for c in cells})} wall_s={wall:.1f} "
+          f"start_s={run['start_s']:.1f} cells_s={run['cells_s']:.1f} remove_s={run['remove_s']:.1f} "
           f"cell_s={sum(c['duration_s'] for c in cells) / max(1, len(cells)):.2f} load={os.getloadavg()[0]:.1f}")
     return 1 if bad else 0
 
