@@ -12,6 +12,12 @@ die of SIGPIPE when an early stage stops reading (the fault ``curl | xz | awk`` 
 
     python3 -m labmatrix.debian fetch docker-compose --suite trixie --dest DIR
     python3 -m labmatrix.debian install-plugin docker-compose --suite trixie [--dir DIR]
+    python3 -m labmatrix.debian source python3.13=3.13.5 --suite trixie [--dest sources]
+
+``source`` fetches the upstream tarball (``<package>_<version>.orig.tar.xz``) a source
+package of the suite is built from, checked against the SHA-256 that the suite's
+``Sources`` index lists. It keeps the tarball and that checksum in ``sources/`` (git-ignored)
+and, once both are there, only re-checks the file: no network after the first time.
 
 ``install-plugin`` copies only the CLI plugin out of the package into a Docker CLI plugin
 folder (``/usr/local/libexec/docker/cli-plugins`` for root, ``~/.docker/cli-plugins``
@@ -34,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labmatrix.matrix import mirror as matrix_mirror
+from labmatrix.matrix import source_file
 
 TIMEOUT_S = 60
 
@@ -123,6 +130,95 @@ def extract(deb: Path, dest: Path) -> Path:
     return dest
 
 
+@dataclass(frozen=True)
+class Source:
+    package: str
+    version: str  # the upstream version, e.g. 3.13.5 of Debian's 3.13.5-2+deb13u5
+
+    @classmethod
+    def parse(cls, spec: str) -> Source:
+        package, _, version = spec.partition("=")
+        if not package or not version:
+            raise FetchError(f"bad source {spec!r}; write it as <source package>=<upstream version>, "
+                             "e.g. python3.13=3.13.5")
+        return cls(package, version)
+
+    @property
+    def filename(self) -> str:
+        return source_file(f"{self.package}={self.version}")
+
+
+def upstream_version(debian_version: str) -> str:
+    """``1:3.13.5-2+deb13u5`` -> ``3.13.5`` (no epoch, no Debian revision)."""
+    return debian_version.split(":", 1)[-1].rsplit("-", 1)[0]
+
+
+def source_checksum(text: str, source: Source) -> tuple[str, str] | None:
+    """(pool directory, SHA-256) of the source's orig tarball in a ``Sources`` index."""
+    for stanza in text.split("\n\n"):
+        lines = stanza.splitlines()
+        if f"Package: {source.package}" not in lines:
+            continue
+        fields, key = {}, None
+        for line in lines:
+            if line[:1].isspace() and key:
+                fields[key] += "\n" + line.strip()
+            elif ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        if upstream_version(fields.get("Version", "")) != source.version:
+            continue
+        for entry in fields.get("Checksums-Sha256", "").splitlines():
+            parts = entry.split()
+            if len(parts) == 3 and parts[2] == source.filename:
+                return fields.get("Directory", ""), parts[0]
+    return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_source(spec: str, suite: str, dest: Path, *, mirror: str | None = None) -> Path:
+    """The verified upstream tarball of ``spec`` (``package=version``) in ``dest``.
+
+    A cached tarball is re-checked against the checksum kept beside it (``.sha256``, from
+    the index); a mismatch is an error, never a silent re-download over it.
+    """
+    source = Source.parse(spec)
+    mirror = (mirror or os.environ.get("DEBIAN_MIRROR") or matrix_mirror()).rstrip("/")
+    path, sums = dest / source.filename, dest / f"{source.filename}.sha256"
+    if path.exists() and sums.exists():
+        want = sums.read_text().split()[0]
+        if (have := _sha256(path)) != want:
+            raise FetchError(f"{path}: SHA-256 {have} is not the {want} that {suite}'s Sources index at "
+                             f"{mirror} lists; delete it to fetch it again")
+        return path
+    index = f"{mirror}/dists/{suite}/main/source/Sources.xz"
+    try:
+        text = lzma.decompress(_get(index)).decode()
+    except lzma.LZMAError:
+        raise FetchError(f"{index}: not an xz file; check the Debian mirror") from None
+    found = source_checksum(text, source)
+    if found is None:
+        raise FetchError(f"{source.filename}: not in {suite}'s Sources index at {mirror}; "
+                         f"fix the image's source in matrix.toml")
+    directory, want = found
+    data = _get(f"{mirror}/{directory}/{source.filename}")
+    if (have := hashlib.sha256(data).hexdigest()) != want:
+        raise FetchError(f"{source.filename} from {mirror}: SHA-256 {have} is not the index's {want}")
+    dest.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    partial.write_bytes(data)
+    partial.replace(path)  # never a half-written tarball under the real name
+    sums.write_text(f"{want}  {source.filename}\n")
+    return path
+
+
 PLUGIN_DIR_IN_DEB = Path("usr/libexec/docker/cli-plugins")
 
 
@@ -161,9 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     plug.add_argument("package")
     plug.add_argument("--suite", required=True)
     plug.add_argument("--dir", type=Path, default=None, help="plugin folder (default: the CLI's own)")
+    src = sub.add_parser("source", help="download a verified upstream tarball and print its path")
+    src.add_argument("source", help="<source package>=<upstream version>, e.g. python3.13=3.13.5")
+    src.add_argument("--suite", required=True)
+    src.add_argument("--dest", type=Path, default=Path("sources"))
     args = parser.parse_args(argv)
     try:
-        if args.command == "fetch":
+        if args.command == "source":
+            print(fetch_source(args.source, args.suite, args.dest))
+        elif args.command == "fetch":
             print(fetch(args.package, args.suite, args.dest, arch=args.arch))
         else:
             for path in install_plugin(args.package, args.suite, args.dir or default_plugin_dir()):

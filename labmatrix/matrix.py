@@ -7,6 +7,8 @@ Stdlib only, so shell scripts read the matrix through it with the host's ``pytho
     python3 -m labmatrix.matrix mirror
     python3 -m labmatrix.matrix tag py3.14            # concurrency-lab:py3.14
     python3 -m labmatrix.matrix python-label          # the image label with the exact version
+    python3 -m labmatrix.matrix gil-label             # the image label with the GIL facts
+    python3 -m labmatrix.matrix source py3.13t        # python3.13=3.13.5 trixie (nothing if none)
 """
 
 import json
@@ -32,6 +34,13 @@ LABEL_PREFIX = "org.concurrency-lab"
 LABEL = f"{LABEL_PREFIX}.project"
 #: The image label that records the image's exact interpreter (scripts/build-images sets it).
 PYTHON_VERSION_LABEL = f"{LABEL_PREFIX}.python-version"
+#: The image label with Py_GIL_DISABLED and sys._is_gil_enabled() (scripts/build-images).
+GIL_LABEL = f"{LABEL_PREFIX}.gil"
+#: The GIL axis: on a free-threaded image every cell runs with the GIL off (its default)
+#: and forced on (PYTHON_GIL=1, PEP 703 "Build configuration changes"). GIL builds have
+#: no axis: their cells have gil "".
+GIL_MODES = ("off", "on")
+GIL_ENV = {"off": {}, "on": {"PYTHON_GIL": "1"}}
 #: The image labels the build sets from matrix.toml (compose.yaml's build labels).
 IMAGE_LABEL = f"{LABEL_PREFIX}.image"
 METHOD_LABEL = f"{LABEL_PREFIX}.default-method"
@@ -46,10 +55,25 @@ class Image:
     platform: str
     port: int
     why: str
+    source: str = ""  # "<source package>=<upstream version>": compiled with --disable-gil
 
     @property
     def tag(self) -> str:
         return f"{IMAGE_REPO}:{self.name}"
+
+    @property
+    def free_threaded(self) -> bool:
+        return bool(self.source)
+
+    @property
+    def gil_modes(self) -> tuple[str, ...]:
+        """The GIL axis of this image: ("off", "on") when free-threaded, ("",) otherwise."""
+        return GIL_MODES if self.free_threaded else ("",)
+
+    @property
+    def debian_python(self) -> str:
+        """The Debian python3.X of the suite (on a free-threaded image, the server's)."""
+        return self.python.removesuffix("t")
 
 
 @cache
@@ -65,11 +89,23 @@ def image_names() -> list[str]:
     return [image.name for image in images()]
 
 
+def variant(image: str, gil: str = "") -> str:
+    """The name of an image's GIL variant in reports and headers: ``py3.13t gil=off``, or
+    just the image where it has no GIL axis."""
+    return f"{image} gil={gil}" if gil else image
+
+
 def get_image(name: str) -> Image:
     for image in images():
         if image.name == name:
             return image
     raise KeyError(name)
+
+
+def source_file(source: str) -> str:
+    """``python3.13=3.13.5`` -> ``python3.13_3.13.5.orig.tar.xz`` (Debian's name for it)."""
+    package, _, version = source.partition("=")
+    return f"{package}_{version}.orig.tar.xz"
 
 
 def mirror() -> str:
@@ -88,9 +124,10 @@ def lab_names() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    keys = [f.name for f in fields(Image)]
+    keys = [f.name for f in fields(Image)] + ["debian_python"]
     one = {"mirror": mirror, "repo": lambda: IMAGE_REPO, "project-label": lambda: LABEL,
-           "python-label": lambda: PYTHON_VERSION_LABEL, "method-label": lambda: METHOD_LABEL}
+           "python-label": lambda: PYTHON_VERSION_LABEL, "method-label": lambda: METHOD_LABEL,
+           "gil-label": lambda: GIL_LABEL}
     if len(argv) == 1 and argv[0] in one:
         print(one[argv[0]]())
         return 0
@@ -98,11 +135,15 @@ def main(argv: list[str]) -> int:
         values = [getattr(image, argv[1]) for image in images()]
         print(json.dumps(values) if argv[2:] else "\n".join(map(str, values)))
         return 0
-    if argv[:1] == ["tag"] and len(argv) == 2 and argv[1] in image_names():
-        print(get_image(argv[1]).tag)
+    if argv[:1] in (["tag"], ["source"]) and len(argv) == 2 and argv[1] in image_names():
+        image = get_image(argv[1])
+        if argv[0] == "tag":
+            print(image.tag)
+        elif image.source:
+            print(image.source, image.suite)
         return 0
-    print(f"usage: python3 -m labmatrix.matrix {'|'.join(one)} | values {{{'|'.join(keys)}}} [--json] | tag IMAGE",
-          file=sys.stderr)
+    print(f"usage: python3 -m labmatrix.matrix {'|'.join(one)} | values {{{'|'.join(keys)}}} [--json] "
+          "| tag IMAGE | source IMAGE", file=sys.stderr)
     return 2
 
 

@@ -28,7 +28,8 @@ BEHAVES_LIKE = {"linux": "Linux", "macos": "macOS (spawn is the platform default
 def compose_yaml() -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True,
                              undefined=jinja2.StrictUndefined)
-    images = [dict(vars(i), tag=i.tag, port_var=port_var(i)) for i in matrix.images()]
+    images = [dict(vars(i), tag=i.tag, port_var=port_var(i), debian_python=i.debian_python,
+                   source_file=i.source and matrix.source_file(i.source)) for i in matrix.images()]
     return env.get_template("compose.yaml.j2").render(
         images=images, mirror=matrix.mirror(), label=matrix.LABEL, hardening=HARDENING,
         image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL)
@@ -48,7 +49,8 @@ def readme_table() -> str:
 def kernels_table() -> str:
     """The landing page's table: which JupyterLab serves which Python and default method."""
     return _table(["JupyterLab", "Python", "default start method", "behaves like", "port (`.env` variable)"],
-                  [[f"`{i.name}`", i.python, f"**{i.default_method}**", BEHAVES_LIKE[i.platform],
+                  [[f"`{i.name}`", f"{i.python} (**no GIL**)" if i.free_threaded else i.python,
+                    f"**{i.default_method}**", BEHAVES_LIKE[i.platform],
                     f"[{i.port}](http://127.0.0.1:{i.port}/lab) (`{port_var(i)}`)"] for i in matrix.images()])
 
 
