@@ -1,8 +1,11 @@
-"""Run cells (lab × target × start method) in batches and check them against expectations.
+"""Run cells (lab × target × start method [× GIL mode]) in batches and check them against
+expectations.
 
 A target is an image of the matrix (run inside one long-lived container per image, one
 ``docker exec`` per batch) or ``host`` (the interpreter running the driver). The batch
-runner is ``labs/labkit/runner.py``; it enforces each cell's bound next to the lab.
+runner is ``labs/labkit/runner.py``; it enforces each cell's bound next to the lab. On a
+free-threaded image a batch runs with the GIL off (the default there) or forced on with
+``PYTHON_GIL=1``, which the runner and every lab it starts inherit.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import expect
 from .container import LabContainer
-from .matrix import CELL_TIMEOUT, LABS_DIR, Image, platform_name
+from .matrix import CELL_TIMEOUT, GIL_ENV, LABS_DIR, Image, platform_name, variant
 
 
 @dataclass
@@ -36,10 +39,15 @@ class Result:
     why: dict = field(default_factory=dict)
     problems: list = field(default_factory=list)
     obs_all: dict = field(default_factory=dict)
+    gil: str = ""  # "off" or "on" on a free-threaded image; "" where there is no GIL axis
 
     @property
     def id(self) -> str:
-        return f"{self.lab}-{self.image}-{self.method}"
+        return f"{self.lab}-{self.image}-{self.method}" + (f"-gil_{self.gil}" if self.gil else "")
+
+    @property
+    def variant(self) -> str:
+        return variant(self.image, self.gil)
 
     @property
     def ok(self) -> bool:
@@ -64,7 +72,7 @@ def _batch_args(cells: list[tuple[str, str]]) -> list[str]:
     return ["--timeout", str(CELL_TIMEOUT), *[f"{lab}:{method}" for lab, method in cells]]
 
 
-def _parse(target: str, output: str, default_method: str) -> tuple[dict, list[Result]]:
+def _parse(target: str, output: str, default_method: str, gil: str = "") -> tuple[dict, list[Result]]:
     header, results = {}, []
     for line in output.splitlines():
         if not line.startswith("{"):
@@ -79,13 +87,13 @@ def _parse(target: str, output: str, default_method: str) -> tuple[dict, list[Re
             lab=item["lab"], image=target, method=item["method"], outcome=item["outcome"],
             obs=item["obs"], obs_all=item.get("obs_all", {}), returncode=item["returncode"],
             duration_s=item["duration_s"], stdout=item["stdout"], stderr=item["stderr"],
-            python=python, platform=platform,
+            python=python, platform=platform, gil=gil,
             default_method=default_method or expect.platform_default(python, platform)))
     return header, results
 
 
 def check(result: Result) -> Result:
-    exp = expect.expected(result.lab, result.python, result.method, result.platform)
+    exp = expect.expected(result.lab, result.python, result.method, result.platform, result.gil)
     result.expected = {"outcome": exp.outcome, "obs": exp.obs}
     result.why = exp.why
     result.problems = expect.compare(exp, result.outcome, result.obs)
@@ -116,31 +124,33 @@ def run_host(cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Re
     return _in_batches(batch, cells, jobs)
 
 
-def run_image(container: LabContainer, cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Result]]:
-    """Run cells inside one image's container."""
+def run_image(container: LabContainer, cells: list[tuple[str, str]], jobs: int = 2,
+              gil: str = "") -> tuple[dict, list[Result]]:
+    """Run cells inside one image's container (in one GIL mode of a free-threaded image)."""
     image: Image = container.image
 
     def batch(part):
         code, out, err = container.exec(["python", "-m", "labkit.runner", *_batch_args(part)],
-                                        timeout=CELL_TIMEOUT * len(part) + 30)
+                                        timeout=CELL_TIMEOUT * len(part) + 30, env=GIL_ENV[gil] if gil else None)
         if code != 0:
-            raise RuntimeError(f"runner failed in {image.name} (exit {code}): {err.strip()[-500:]}")
-        return _parse(image.name, out, image.default_method)
+            raise RuntimeError(f"runner failed in {variant(image.name, gil)} (exit {code}): {err.strip()[-500:]}")
+        return _parse(image.name, out, image.default_method, gil)
     return _in_batches(batch, cells, jobs)
 
 
-def run_images(containers: dict[str, LabContainer], todo: dict[str, list]) -> tuple[dict, dict]:
-    """Run each image's cells in its own thread, all images side by side.
+def run_images(containers: dict[str, LabContainer], todo: dict[tuple[str, str], list]) -> tuple[dict, dict]:
+    """Run each (image, GIL mode)'s cells in its own thread, all side by side.
 
     On Ctrl-C or a failed batch the containers are removed at once, which ends their execs.
     """
     pool = ThreadPoolExecutor(max(1, len(todo)))
     headers, results = {}, {}
     try:
-        futures = {name: pool.submit(run_image, containers[name], cells) for name, cells in todo.items()}
-        for name, future in futures.items():
-            headers[name], found = future.result()
-            results.update({(r.lab, r.image, r.method): r for r in found})
+        futures = {(name, gil): pool.submit(run_image, containers[name], cells, gil=gil)
+                   for (name, gil), cells in todo.items()}
+        for (name, gil), future in futures.items():
+            headers[variant(name, gil)], found = future.result()
+            results.update({(r.lab, r.image, r.method, r.gil): r for r in found})
     except BaseException:
         for container in containers.values():
             container.remove()

@@ -19,6 +19,9 @@ Selectors in ``when`` (all given ones must match):
 * ``method``: the *effective* start method; a ``default`` run counts as the platform default.
 * ``requested``: the method named on the command line (``default`` included).
 * ``platform``: ``linux``, ``macos`` or ``windows`` (the spawn image emulates ``macos``).
+* ``gil``: ``off`` or ``on`` on a free-threaded build (PEP 703: GIL off by default, on with
+  ``PYTHON_GIL=1``), ``always`` on a GIL build. ``["on", "always"]`` means "a GIL runs",
+  ``["off", "on"]`` means "a free-threaded build".
 
 Every rule with ``when`` must carry a one-line ``why``; the report shows it.
 """
@@ -31,7 +34,8 @@ from packaging.version import Version
 
 from .matrix import LABS_DIR
 
-SELECTORS = {"python", "method", "requested", "platform"}
+SELECTORS = {"python", "method", "requested", "platform", "gil"}
+GIL_VALUES = {"off", "on", "always"}
 
 # Not the lab's business: a method the platform lacks is reported as such (Windows has
 # only spawn: "Contexts and start methods" in the multiprocessing docs).
@@ -58,21 +62,22 @@ def load_rules(lab: str) -> list[dict]:
     return tomllib.loads(path.read_text()).get("rule", [])
 
 
-def _matches(when: dict, python: str, requested: str, platform: str) -> bool:
+def _matches(when: dict, python: str, requested: str, platform: str, gil: str) -> bool:
     effective = platform_default(python, platform) if requested == "default" else requested
     if "python" in when and Version(python) not in SpecifierSet(when["python"]):
         return False
-    checks = {"method": effective, "requested": requested, "platform": platform}
+    checks = {"method": effective, "requested": requested, "platform": platform, "gil": gil or "always"}
     return all(checks[k] in when[k] for k in checks if k in when)
 
 
-def expected(lab: str, python: str, requested: str, platform: str = "linux") -> Expected:
+def expected(lab: str, python: str, requested: str, platform: str = "linux", gil: str = "") -> Expected:
+    """What ``lab`` should do; ``gil`` is the cell's GIL mode ("" on a GIL build)."""
     if requested in UNAVAILABLE.get(platform, ()):
         return Expected("unavailable", {}, {"outcome": f"{platform} has no {requested} start method"})
     result = Expected()
     for rule in load_rules(lab):
         when = rule.get("when", {})
-        if not _matches(when, python, requested, platform):
+        if not _matches(when, python, requested, platform, gil):
             continue
         why = rule.get("why")
         if "outcome" in rule:

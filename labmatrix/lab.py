@@ -1,8 +1,9 @@
 """The lab author's inner loop: one lab in every image under every method, side by side.
 
-    scripts/lab main_guard [--image NAME ...] [--method M ...] [--host]
+    scripts/lab main_guard [--image NAME ...] [--method M ...] [--gil on|off] [--host]
 
-Prints a table (a row per method, a column per image) of each cell's outcome, marks the
+Prints a table (a row per method, a column per image, two for a free-threaded image: GIL
+off and GIL on) of each cell's outcome, marks the
 cells that differ from their expectation (✗) or that a version- or method-specific rule
 covers (Δ), and lists what differs and why. The report goes to results/partial/<lab>/,
 never over the full matrix report. Exit status: 0 when every cell is as expected, 1 when
@@ -18,6 +19,7 @@ import time
 from . import matrix
 from .cells import Result
 from .container import DriverError
+from .matrix import variant
 from .session import HOST, MatrixSession, Selection, SelectionError
 
 
@@ -26,18 +28,18 @@ def _cell(r: Result | None) -> str:
 
 
 def table(results: list[Result], targets: list[str], methods: list[str]) -> list[str]:
-    index = {(r.image, r.method): r for r in results}
+    index = {(r.variant, r.method): r for r in results}
     rows = [["method", *targets]] + [[m, *(_cell(index.get((t, m))) for t in targets)] for m in methods]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in rows]
 
 
 def notes(results: list[Result]) -> list[str]:
-    lines = [f"✗ {r.image} {r.method}: " + "; ".join(r.problems) for r in results if not r.ok]
+    lines = [f"✗ {r.variant} {r.method}: " + "; ".join(r.problems) for r in results if not r.ok]
     seen: dict[str, dict[str, None]] = {}
     for r in results:
         for why in r.why.values():
-            seen.setdefault(why, {})[f"{r.image}/{r.method}"] = None
+            seen.setdefault(why, {})[f"{r.variant}/{r.method}"] = None
     for why, where in seen.items():
         cells = list(where)
         lines.append(f"Δ {why}\n    [{', '.join(cells[:6])}{' …' if len(cells) > 6 else ''}]")
@@ -49,10 +51,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("lab")
     parser.add_argument("--image", action="append", default=[])
     parser.add_argument("--method", action="append", default=[])
+    parser.add_argument("--gil", action="append", default=[], help="on or off: one GIL mode of a free-threaded image")
     parser.add_argument("--host", action="store_true", help="also run it on this host's interpreter")
     args = parser.parse_args(argv)
     try:
-        sel = Selection.pick(args.image, [args.lab], args.method)
+        sel = Selection.pick(args.image, [args.lab], args.method, args.gil)
     except SelectionError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 2
@@ -61,12 +64,13 @@ def main(argv: list[str]) -> int:
     try:
         with MatrixSession(sel.images) as run:
             results = list(run.run(sel.cells(targets)).values())
+            columns = [variant(t, gil) for t, gil in sel.variants(targets)]
             out = run.write_report(sel)
     except DriverError as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 2
     wall = time.monotonic() - start
-    print("\n".join(table(results, targets, list(sel.methods))))
+    print("\n".join(table(results, columns, list(sel.methods))))
     print()
     print("\n".join(notes(results)) or "every cell as its usual expectation")
     bad = sum(not r.ok for r in results)

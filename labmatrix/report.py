@@ -18,9 +18,14 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 METHOD_ORDER = {m: i for i, m in enumerate(matrix.METHODS)}
 
 
+def _col(c: dict) -> str:
+    """A cell's column: its image, or its image's GIL variant (``py3.13t gil=off``)."""
+    return matrix.variant(c["image"], c.get("gil", ""))
+
+
 def _columns(cells: list[dict]) -> list[str]:
-    names = matrix.image_names()
-    seen = {c["image"] for c in cells}
+    names = [matrix.variant(i.name, gil) for i in matrix.images() for gil in i.gil_modes]
+    seen = {_col(c) for c in cells}
     return [n for n in ["host", *names] if n in seen]
 
 
@@ -31,7 +36,7 @@ def _rows(cells: list[dict]) -> list[tuple[str, str]]:
 def _differs(cells: list[dict]) -> set[tuple[str, str, str]]:
     """Cells where the lab behaves otherwise than its usual: a version- or method-specific
     expectation applied (it carries a reason), or the observed outcome differs."""
-    return {(c["lab"], c["image"], c["method"]) for c in cells
+    return {(c["lab"], _col(c), c["method"]) for c in cells
             if c["why"] or (c["expected"].get("outcome") and c["outcome"] != c["expected"]["outcome"])}
 
 
@@ -50,16 +55,33 @@ def _summary(cells: list[dict]) -> dict:
 
 def build(data: dict) -> dict:
     cells = data["cells"]
-    index = {(c["lab"], c["image"], c["method"]): c for c in cells}
-    images = {c["image"]: {"python": c["python"], "default_method": c["default_method"]} for c in cells}
+    for c in cells:
+        c["column"] = _col(c)
+    index = {(c["lab"], c["column"], c["method"]): c for c in cells}
+    headers = data.get("run", {}).get("headers", {})
+    images = {c["column"]: {"python": c["python"], "default_method": c["default_method"],
+                            "gil": _gil_facts(headers.get(c["column"], {}))} for c in cells}
     return {"cells": cells, "index": index, "columns": _columns(cells), "rows": _rows(cells),
             "differs": _differs(cells), "reasons": _reasons(cells), "images": images, "summary": _summary(cells), "run": data.get("run", {})}
 
 
+def _gil_facts(header: dict) -> str:
+    """What the runner's header says of the GIL: ``Py_GIL_DISABLED=1, GIL off`` (3.13+)."""
+    if "py_gil_disabled" not in header:
+        return ""
+    enabled = header.get("gil_enabled")
+    state = "" if enabled is None else ", GIL " + ("on" if enabled else "off")
+    return f"Py_GIL_DISABLED={header['py_gil_disabled']}{state}"
+
+
 def markdown(ctx: dict) -> str:
     cols = ctx["columns"]
-    head = "| lab | method | " + " | ".join(
-        f"{c} ({ctx['images'][c]['python']}, default {ctx['images'][c]['default_method']})" for c in cols) + " |"
+
+    def title(c):
+        info = ctx["images"][c]
+        return f"{c} ({info['python']}, default {info['default_method']}" + (
+            f", {info['gil']}" if info["gil"] else "") + ")"
+    head = "| lab | method | " + " | ".join(title(c) for c in cols) + " |"
     lines = [f"### Lab matrix: {ctx['summary']['passed']}/{ctx['summary']['cells']} cells as expected", "",
              "A cell shows the outcome; ✗ marks a mismatch with the expectation, Δ a cell where the lab "
              "behaves otherwise than usual for this method or version (reasons below).", "",

@@ -34,17 +34,23 @@ SOLO_LABS = frozenset({"start_cost", "cpu_threads", "interpreters_parallel"})
 
 
 class SelectionError(ValueError):
-    """An unknown image, lab or method: one line that lists the valid ones."""
+    """An unknown image, lab, method or GIL mode: one line that lists the valid ones."""
 
 
 class Cell(NamedTuple):
     lab: str
     target: str  # an image name, or HOST
     method: str
+    gil: str = ""  # "off" or "on" on a free-threaded image; "" where there is no GIL axis
 
     @property
     def id(self) -> str:
-        return f"{self.lab}-{self.target}-{self.method}"
+        return f"{self.lab}-{self.target}-{self.method}" + (f"-gil_{self.gil}" if self.gil else "")
+
+
+def gil_modes(target: str) -> tuple[str, ...]:
+    """The GIL axis of a target: ("off", "on") on a free-threaded image, ("",) elsewhere."""
+    return ("",) if target == HOST else matrix.get_image(target).gil_modes
 
 
 def _pick(kind: str, chosen: Iterable[str], valid: Sequence[str]) -> tuple[str, ...]:
@@ -57,30 +63,53 @@ def _pick(kind: str, chosen: Iterable[str], valid: Sequence[str]) -> tuple[str, 
 
 @dataclass(frozen=True)
 class Selection:
-    """Which images, labs and methods a run covers (each empty choice means all)."""
+    """Which images, labs, methods and GIL modes a run covers (each empty choice means all).
+
+    ``gils`` filters the GIL axis of free-threaded images. ``--gil off`` keeps only the
+    images that have it; ``--gil on`` keeps GIL builds too (their GIL is always on).
+    """
 
     images: tuple[str, ...]
     labs: tuple[str, ...]
     methods: tuple[str, ...]
+    gils: tuple[str, ...] = matrix.GIL_MODES
 
     @classmethod
-    def pick(cls, images: Iterable[str] = (), labs: Iterable[str] = (), methods: Iterable[str] = ()) -> Selection:
-        return cls(_pick("image", images, matrix.image_names()), _pick("lab", labs, matrix.lab_names()),
-                   _pick("method", methods, matrix.METHODS))
+    def pick(cls, images: Iterable[str] = (), labs: Iterable[str] = (), methods: Iterable[str] = (),
+             gils: Iterable[str] = ()) -> Selection:
+        picked = _pick("image", images, matrix.image_names())
+        gils = _pick("GIL mode", gils, matrix.GIL_MODES)
+        if set(gils) == {"off"}:
+            free = [name for name in picked if matrix.get_image(name).free_threaded]
+            if not free:
+                all_free = [i.name for i in matrix.images() if i.free_threaded]
+                raise SelectionError(f"--gil off: {', '.join(picked)} {'has' if len(picked) == 1 else 'have'} "
+                                     f"the GIL always on; the GIL axis exists only on free-threaded images: "
+                                     f"{', '.join(all_free) or 'none in matrix.toml'}")
+            picked = tuple(free)
+        return cls(picked, _pick("lab", labs, matrix.lab_names()), _pick("method", methods, matrix.METHODS), gils)
 
     @property
     def is_full(self) -> bool:
-        return (set(self.images), set(self.labs), set(self.methods)) == (
-            set(matrix.image_names()), set(matrix.lab_names()), set(matrix.METHODS))
+        return (set(self.images), set(self.labs), set(self.methods), set(self.gils)) == (
+            set(matrix.image_names()), set(matrix.lab_names()), set(matrix.METHODS), set(matrix.GIL_MODES))
+
+    def variants(self, targets: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """The (target, GIL mode) pairs this selection runs, e.g. ("py3.13t", "off"),
+        ("py3.13t", "on"), ("py3.14", "")."""
+        targets = self.images if targets is None else tuple(targets)
+        return [(t, gil) for t in targets for gil in gil_modes(t) if not gil or gil in self.gils]
 
     def cells(self, targets: Iterable[str] | None = None) -> list[Cell]:
-        targets = self.images if targets is None else tuple(targets)
-        return [Cell(lab, target, method) for lab in self.labs for target in targets for method in self.methods]
+        return [Cell(lab, target, method, gil) for lab in self.labs for target, gil in self.variants(targets)
+                for method in self.methods]
 
     def slug(self) -> str:
         """A file-name-safe name of a partial selection, e.g. ``main_guard.py3.14``."""
         parts = [sorted(v) for v, full in ((self.labs, matrix.lab_names()), (self.images, matrix.image_names()),
                                            (self.methods, matrix.METHODS)) if set(v) != set(full)]
+        if set(self.gils) != set(matrix.GIL_MODES):
+            parts.append([f"gil_{g}" for g in self.gils])
         return ".".join("+".join(p) for p in parts) or "all"
 
 
@@ -150,12 +179,12 @@ class MatrixSession:
     def run(self, todo: Iterable[Cell]) -> dict[Cell, Result]:
         """Run the cells (host cells on the host, the rest in their image's container)."""
         todo = [Cell(*c) for c in todo]
-        by_image: dict[str, list[tuple[str, str]]] = {}
+        by_image: dict[tuple[str, str], list[tuple[str, str]]] = {}
         for cell in todo:
             if cell.target != HOST:
                 if cell.target not in self.containers:
                     raise SelectionError(f"image {cell.target!r} is not part of this session")
-                by_image.setdefault(cell.target, []).append((cell.lab, cell.method))
+                by_image.setdefault((cell.target, cell.gil), []).append((cell.lab, cell.method))
         host = [(c.lab, c.method) for c in todo if c.target == HOST]
         start = time.monotonic()
         shared = {name: [c for c in batch if c[0] not in SOLO_LABS] for name, batch in by_image.items()}
@@ -166,15 +195,16 @@ class MatrixSession:
         if host_shared := [c for c in host if c[0] not in SOLO_LABS]:
             header, found = cells.run_host(host_shared)
             self.headers[HOST] = header
-            self.results.update({Cell(r.lab, r.image, r.method): r for r in found})
+            self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
         solo_start = time.monotonic()
-        for name, batch in by_image.items():  # the solo phase: one cell at a time
+        for (name, gil), batch in by_image.items():  # the solo phase: one cell at a time
             if solo := [c for c in batch if c[0] in SOLO_LABS]:
-                self.headers[name], found = cells.run_image(self.containers[name], solo, jobs=1)
-                self.results.update({Cell(r.lab, r.image, r.method): r for r in found})
+                self.headers[cells.variant(name, gil)], found = cells.run_image(self.containers[name], solo,
+                                                                                jobs=1, gil=gil)
+                self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
         if solo := [c for c in host if c[0] in SOLO_LABS]:
             self.headers[HOST], found = cells.run_host(solo, jobs=1)
-            self.results.update({Cell(r.lab, r.image, r.method): r for r in found})
+            self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
         self.solo_s += time.monotonic() - solo_start
         self.wall_s += time.monotonic() - start
         return {cell: self.results[cell] for cell in todo}

@@ -2,7 +2,8 @@
 
     pytest --image py3.14 --method spawn --lab main_guard
 
-Test ids read ``test_lab[<lab>-<image>-<method>]``. Run state lives in ``config.stash``.
+Test ids read ``test_lab[<lab>-<image>-<method>]``, and ``...-gil_off``/``...-gil_on`` on a
+free-threaded image (``--gil on|off`` picks one). Run state lives in ``config.stash``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def pytest_addoption(parser):
     group = parser.getgroup("lab matrix")
-    for name in ("image", "lab", "method"):
+    for name in ("image", "lab", "method", "gil"):
         group.addoption(f"--{name}", action="append", default=[], help=f"{name} to run (repeatable); default: all")
     group.addoption("--require-docker", action="store_true", default=IN_CI,
                     help="fail, instead of skip, when Docker is missing (on by default when CI=true)")
@@ -31,7 +32,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     try:
-        sel = Selection.pick(*(config.getoption(o) for o in ("--image", "--lab", "--method")))
+        sel = Selection.pick(*(config.getoption(o) for o in ("--image", "--lab", "--method", "--gil")))
     except SelectionError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SELECTION] = sel

@@ -24,7 +24,7 @@ def test_rendered_files_are_up_to_date():
 
 def test_matrix_defaults_agree_with_cpython():
     for image in matrix.images():
-        assert expect.platform_default(image.python, image.platform) == image.default_method, image.name
+        assert expect.platform_default(image.debian_python, image.platform) == image.default_method, image.name
 
 
 @pytest.mark.parametrize("lab", matrix.lab_names())
@@ -32,8 +32,9 @@ def test_expectations_cover_every_image_and_method(lab):
     assert (matrix.LABS_DIR / f"{lab}.expect.toml").exists(), f"{lab} has no expectations"
     for image in matrix.images():
         for method in matrix.METHODS:
-            exp = expect.expected(lab, image.python + ".0", method, image.platform)
-            assert exp.outcome, f"{lab}: no expected outcome for {image.name} {method}"
+            for gil in image.gil_modes:
+                exp = expect.expected(lab, image.debian_python + ".0", method, image.platform, gil)
+                assert exp.outcome, f"{lab}: no expected outcome for {matrix.variant(image.name, gil)} {method}"
 
 
 @pytest.mark.parametrize("lab", matrix.lab_names())
@@ -41,6 +42,7 @@ def test_every_rule_is_explained(lab):
     for rule in expect.load_rules(lab):
         unknown = set(rule.get("when", {})) - expect.SELECTORS
         assert not unknown, f"{lab}: unknown selector(s) {unknown}"
+        assert set(rule.get("when", {}).get("gil", [])) <= expect.GIL_VALUES, f"{lab}: gil is one of {expect.GIL_VALUES}"
         assert set(rule) <= {"when", "why", "outcome", "obs"}, f"{lab}: unknown rule keys {set(rule)}"
         if rule.get("when"):
             assert rule.get("why", "").strip(), f"{lab}: rule {rule['when']} has no one-line why"

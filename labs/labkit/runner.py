@@ -92,6 +92,17 @@ def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
     }
 
 
+def header():
+    """What every report shows of the interpreter: its exact version, and (3.13+) whether it
+    is a free-threaded build (``Py_GIL_DISABLED``, PEP 703) and whether the GIL is on now."""
+    import sysconfig
+    gil_enabled = getattr(sys, "_is_gil_enabled", None)
+    return {"header": True, "python": sys.version, "executable": sys.executable,
+            "version_info": list(sys.version_info[:3]), "pid": os.getpid(),
+            "py_gil_disabled": sysconfig.get_config_var("Py_GIL_DISABLED"),
+            "gil_enabled": gil_enabled() if gil_enabled else None}
+
+
 def main(argv=None):
     args = list(sys.argv[1:] if argv is None else argv)
     timeout, labs_dir, cells = CELL_TIMEOUT, LABS_DIR, []
@@ -113,8 +124,7 @@ def main(argv=None):
             sys.stderr.write("runner: bad cell %r; labs: %s; methods: %s\n"
                              % (cell, ", ".join(known), ", ".join(METHODS)))
             return 2
-    print(json.dumps({"header": True, "python": sys.version, "executable": sys.executable,
-                      "version_info": list(sys.version_info[:3]), "pid": os.getpid()}), flush=True)
+    print(json.dumps(header()), flush=True)
     for cell in cells:
         lab, _, method = cell.partition(":")
         print(json.dumps(run_cell(lab, method, timeout, labs_dir)), flush=True)
