@@ -297,6 +297,7 @@ def explain_all(cells: list[dict], bound: float) -> list[dict]:
     """Group the cells and give every cell that fails or differs its explanation."""
     groups = group(cells)
     reference = groups[0]
+    known = {s.id: s for s in signatures.load(SRC)}
     info = []
     for n, members in enumerate(groups):
         letter = chr(ord("A") + n) if n < 26 else f"G{n}"
@@ -325,7 +326,7 @@ def explain_all(cells: list[dict], bound: float) -> list[dict]:
                     f"{s} kept its last {OUTPUT_CAP // 1024} KiB of {cell[s + '_bytes']} bytes" for s in cell["cut"]) + "."
         info.append({"group": letter, "outcome": members[0]["outcome"], "cells": [_where(c) for c in members],
                      "signatures": members[0]["signatures"], "explanation": members[0]["explanation"],
-                     "brief": [f"{s.title} ({s.docs})" for s in found] or
+                     "brief": [f"{known[i].title} ({known[i].docs})" for i in members[0]["signatures"]] or
                               ([members[0]["explanation"]] if members[0]["explanation"] else [])})
     return info
 
