@@ -109,7 +109,7 @@ def html(ctx: dict) -> str:
 
 #: What the start-cost picture shows, in its order: (label, lab, method of the cell, obs key prefix).
 #: A thread and an interpreter are timed by interpreters_parallel's default run; a process
-#: start per method by start_cost. Both labs run in the solo phase (session.SOLO_LABS).
+#: start per method by start_cost. These runs are in the solo phase (session.SOLO).
 START_COSTS = (
     ("thread", "interpreters_parallel", "default", "thread_start_ms"),
     ("interpreter", "interpreters_parallel", "default", "interpreter_start_ms"),
@@ -184,9 +184,11 @@ def start_cost_markdown(cells: list[dict], run: dict) -> str:
     if not costs:
         return ""
     labels = [label for label, *_ in START_COSTS]
+    solo = ", ".join(f"{lab} ({'every method' if len(methods) == len(matrix.METHODS) else ', '.join(methods)})"
+                     for lab, methods in run.get("solo", {}).items())
     lines = ["", "#### What a start costs (solo phase)", "",
-             "Median (min) ms of start + join, measured one cell at a time after the other cells "
-             f"({', '.join(run.get('solo_labs', [])) or 'the timing labs'}); `start-cost.png` draws them.", "",
+             "Median (min) ms of start + join, measured one cell at a time after the other cells"
+             + (f" ({solo})" if solo else "") + "; `start-cost.png` draws them.", "",
              "| image | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     for image, row in costs.items():
         lines.append(f"| {image} | " + " | ".join(_ms(*row[label]) if label in row else "n/a" for label in labels) + " |")

@@ -27,10 +27,16 @@ from .container import LabContainer, client, remove_mine, require_images, sweep
 
 HOST = "host"
 RESULTS_DIR = matrix.ROOT / "results"
-#: Labs whose figures are timings. Their cells run after all the others, one at a time
-#: and image after image, with nothing else of the run competing for the cores: a start
-#: cost measured beside five other containers measures the contention, not the start.
-SOLO_LABS = frozenset({"start_cost", "cpu_threads", "interpreters_parallel"})
+#: The runs whose figures are timings, by lab: the methods whose runs measure. These cells
+#: run after all the others, one at a time and image after image, with nothing else of the
+#: run competing for the cores: a start cost measured beside five other containers
+#: measures the contention, not the start. (interpreters_parallel and cpu_threads time
+#: threads and interpreters only in their default run.)
+SOLO = {"start_cost": matrix.METHODS, "interpreters_parallel": ("default",), "cpu_threads": ("default",)}
+
+
+def is_solo(lab: str, method: str) -> bool:
+    return method in SOLO.get(lab, ())
 
 
 class SelectionError(ValueError):
@@ -187,22 +193,22 @@ class MatrixSession:
                 by_image.setdefault((cell.target, cell.gil), []).append((cell.lab, cell.method))
         host = [(c.lab, c.method) for c in todo if c.target == HOST]
         start = time.monotonic()
-        shared = {name: [c for c in batch if c[0] not in SOLO_LABS] for name, batch in by_image.items()}
+        shared = {name: [c for c in batch if not is_solo(*c)] for name, batch in by_image.items()}
         if any(shared.values()):
             headers, found = cells.run_images(self.containers, {k: v for k, v in shared.items() if v})
             self.headers.update(headers)
             self.results.update({Cell(*key): r for key, r in found.items()})
-        if host_shared := [c for c in host if c[0] not in SOLO_LABS]:
+        if host_shared := [c for c in host if not is_solo(*c)]:
             header, found = cells.run_host(host_shared)
             self.headers[HOST] = header
             self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
         solo_start = time.monotonic()
         for (name, gil), batch in by_image.items():  # the solo phase: one cell at a time
-            if solo := [c for c in batch if c[0] in SOLO_LABS]:
+            if solo := [c for c in batch if is_solo(*c)]:
                 self.headers[cells.variant(name, gil)], found = cells.run_image(self.containers[name], solo,
                                                                                 jobs=1, gil=gil)
                 self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
-        if solo := [c for c in host if c[0] in SOLO_LABS]:
+        if solo := [c for c in host if is_solo(*c)]:
             self.headers[HOST], found = cells.run_host(solo, jobs=1)
             self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
         self.solo_s += time.monotonic() - solo_start
@@ -212,7 +218,7 @@ class MatrixSession:
     def write_report(self, selection: Selection | None = None, out: Path | None = None) -> Path:
         if self.cli is not None and not self.storage_driver:
             self.storage_driver = self.cli.info().get("Driver", "")
-        run = {"wall_s": round(self.wall_s, 2), "solo_s": round(self.solo_s, 2), "solo_labs": sorted(SOLO_LABS),
+        run = {"wall_s": round(self.wall_s, 2), "solo_s": round(self.solo_s, 2), "solo": {lab: list(methods) for lab, methods in SOLO.items()},
                "storage_driver": self.storage_driver, "headers": self.headers}
         images_ran = any(cell.target != HOST for cell in self.results)
         return report.write(list(self.results.values()), str(out or report_dir(selection, images_ran)), run)

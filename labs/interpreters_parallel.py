@@ -7,8 +7,8 @@
 # method. Each call notes when it started and ended. Do the two calls run at the same
 # time, and how much faster than one after the other? And what does each cost to start?
 #
-# The driver runs this lab alone, after the other labs, so that nothing else of the run
-# competes for the cores.
+# The driver runs the default run, which times threads and interpreters, alone, after the
+# other labs, so that nothing else of the run competes for the cores.
 
 # %%
 """On a GIL build, CPU-bound Python runs at the same time in interpreters and processes, not in threads.
@@ -35,7 +35,8 @@ A default run also times what a start costs: a thread (``start()`` + ``join()`` 
 do-nothing target) and an interpreter (``create()``, ``exec('pass')``, ``close()``), 5
 of each, minimum and median. Before 3.14 there is no ``InterpreterPoolExecutor``: the
 default run measures the threads and is ``unavailable``. Every run times the start of its
-``ProcessPoolExecutor``: creating it and one first result from each of its 2 workers.
+``ProcessPoolExecutor``: creating it and one first result from each of its 2 workers (only
+the default run is timed alone, in the driver's solo phase; the others share the cores).
 """
 import statistics
 import sys
