@@ -148,8 +148,7 @@ def container_options(script: Path) -> dict:
 def gil_axis(image: matrix.Image) -> list[tuple[str, dict]]:
     """The image's GIL modes and the environment of each (matrix.Image.gil_modes: on a
     free-threaded image the GIL off and forced on; one mode "" otherwise)."""
-    env = getattr(matrix, "GIL_ENV", {})
-    return [(mode, env.get(mode, {})) for mode in getattr(image, "gil_modes", ("",))]
+    return [(mode, matrix.GIL_ENV.get(mode, {})) for mode in image.gil_modes]
 
 
 def run_image(box: LabContainer, opts: Options, gils: list[tuple[str, dict]]) -> tuple[dict, list[dict]]:

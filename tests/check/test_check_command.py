@@ -167,3 +167,25 @@ def test_ctrl_c_leaves_nothing(docker_client, tmp_path):
     assert not docker_client.containers.list(all=True, filters=mine)
     assert not (tmp_path / "check.json").exists()
     assert not os.listdir(tmp_path)
+
+
+@pytest.mark.docker
+def test_free_threaded_image_runs_each_cell_with_the_gil_off_and_on(docker_client, tmp_path):
+    """The GIL axis (matrix.Image.gil_modes): a free-threaded image gives two columns, and
+    PYTHON_GIL=1 really turns the GIL on in the "on" cells (children included)."""
+    free = [i.name for i in matrix.images() if i.free_threaded]
+    if not free:
+        pytest.skip("matrix.toml has no free-threaded image")
+    script = tmp_path / "gil.py"
+    script.write_text("import multiprocessing as mp, sys\n\n\ndef gil(q):\n    q.put(sys._is_gil_enabled())\n\n\n"
+                      "if __name__ == '__main__':\n    q = mp.Queue()\n    p = mp.Process(target=gil, args=(q,))\n"
+                      "    p.start()\n    print('parent', sys._is_gil_enabled(), 'child', q.get())\n    p.join()\n")
+    tmp_path.chmod(0o755)
+    script.chmod(0o644)
+    proc = run(str(script), "--image", free[0], "--method", "fork", "--method", "spawn", "--out", str(tmp_path / "o"))
+    assert proc.stdout.splitlines()[0].split() == ["method", free[0], "gil-off", free[0], "gil-on"], proc.stdout
+    cells = {(c["gil"], c["method"]): c for c in _results(tmp_path / "o")["cells"]}
+    assert set(cells) == {("off", "fork"), ("off", "spawn"), ("on", "fork"), ("on", "spawn")}
+    for (gil, _), cell in cells.items():
+        assert cell["stdout"] == ("parent False child False\n" if gil == "off" else "parent True child True\n")
+    assert proc.returncode == 1  # the two modes print differently: the cells disagree
