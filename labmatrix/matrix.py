@@ -36,6 +36,8 @@ LABEL = f"{LABEL_PREFIX}.project"
 PYTHON_VERSION_LABEL = f"{LABEL_PREFIX}.python-version"
 #: The image label with Py_GIL_DISABLED and sys._is_gil_enabled() (scripts/build-images).
 GIL_LABEL = f"{LABEL_PREFIX}.gil"
+#: The label of a labelled image that names the image Compose built (scripts/build-images).
+BUILT_FROM_LABEL = f"{LABEL_PREFIX}.built-from"
 #: The GIL axis: on a free-threaded image every cell runs with the GIL off (its default)
 #: and forced on (PYTHON_GIL=1, PEP 703 "Build configuration changes"). GIL builds have
 #: no axis: their cells have gil "".
@@ -127,7 +129,7 @@ def main(argv: list[str]) -> int:
     keys = [f.name for f in fields(Image)] + ["debian_python"]
     one = {"mirror": mirror, "repo": lambda: IMAGE_REPO, "project-label": lambda: LABEL,
            "python-label": lambda: PYTHON_VERSION_LABEL, "method-label": lambda: METHOD_LABEL,
-           "gil-label": lambda: GIL_LABEL}
+           "gil-label": lambda: GIL_LABEL, "built-from-label": lambda: BUILT_FROM_LABEL}
     if len(argv) == 1 and argv[0] in one:
         print(one[argv[0]]())
         return 0
