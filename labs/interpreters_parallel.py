@@ -13,7 +13,7 @@
 # %%
 """On a GIL build, CPU-bound Python runs at the same time in interpreters and processes, not in threads.
 
-``spin`` is a pure-Python loop (about 30 ms). Each call notes its start and end
+``spin`` is a pure-Python loop (about 20 ms). Each call notes its start and end
 (``time.monotonic``, one clock for every thread and process). The lab runs 2 calls in a
 row, then in 2 threads (``ThreadPoolExecutor``), in 2 interpreters
 (``InterpreterPoolExecutor``, 3.14+, PEP 734) and in 2 processes, each 3 times,
@@ -47,7 +47,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import labkit as lab
 
 N = 2  # workers: the 2 cores of the lab's reference machine
-STEPS = 1_000_000  # one call of spin(): about 30 ms of pure Python
+STEPS = 600_000  # one call of spin(): about 20 ms of pure Python
 TRIALS = 3
 STARTS = 5
 SAME_TIME = 0.2  # an overlap of at least this much of the shorter call: "at the same time"
@@ -88,8 +88,8 @@ def on_pool(pool):
 def measure(pools):
     """Per pool: its speed-up over in_a_row (fastest of TRIALS each) and the largest overlap."""
     runs = {"in a row": in_a_row, **{name: on_pool(pool) for name, pool in pools.items()}}
-    for run in runs.values():
-        run()  # once untimed: every worker has imported what spin() needs
+    for pool in pools.values():
+        on_pool(pool)()  # once untimed: every worker has imported what spin() needs
     best = {name: float("inf") for name in runs}
     most = {name: 0.0 for name in runs}
     for _ in range(TRIALS):
