@@ -186,7 +186,7 @@ def missing_lab_images(cli) -> list[str]:
     return missing
 
 
-def network(cli, name: str, api_port: int | None = None):
+def network(cli, name: str, api_port: int | None = None, swarm: bool = False):
     """The attendees' bridge, with inter-container traffic off (icc=false): their
     containers cannot reach each other. The hub (host network) reaches them all, and they
     reach the hub's API on the bridge's gateway, at a port chosen once and kept in the
@@ -196,8 +196,10 @@ def network(cli, name: str, api_port: int | None = None):
     try:
         return cli.networks.get(name)
     except docker.errors.NotFound:
-        return cli.networks.create(name, driver="bridge",
-                                   labels={matrix.LABEL: name, API_PORT_LABEL: str(api_port or free_port())},
+        labels = {matrix.LABEL: name, API_PORT_LABEL: str(api_port or free_port())}
+        if swarm:  # the hub container joins it (attachable); services on every node too
+            return cli.networks.create(name, driver="overlay", attachable=True, labels=labels)
+        return cli.networks.create(name, driver="bridge", labels=labels,
                                    options={"com.docker.network.bridge.enable_icc": "false"})
 
 
@@ -291,7 +293,8 @@ def up(args) -> int:
         remove_container(cli, args.name)
         if not port_free(ip, port):
             raise HubError(f"port {port} on {ip} is in use; free it, or pass --port N (or set HUB_PORT in {env_file})")
-        net = network(cli, args.name, args.api_port)
+        swarm = args.spawner == "swarm"
+        net = network(cli, args.name, args.api_port, swarm)
         data, new = volume(cli, f"{args.name}-data", args.name)
         if new:
             created.append(data)
@@ -300,8 +303,15 @@ def up(args) -> int:
                    "HUB_API_IP": gateway(net), "HUB_API_PORT": api_port(net),
                    "HUB_PROXY_API_PORT": str(free_port()), "HUB_NETWORK": net.name,
                    "HUB_LABS_DIR": str(matrix.LABS_DIR), "HUB_SPAWNER": args.spawner}
+        # Beside a bridge the hub shares the host's network (it reaches every attendee's
+        # container, and they reach it on the gateway). On a swarm it is a container on the
+        # overlay with its port published, found by its name.
+        where = {"network_mode": "host"}
+        if swarm:
+            run_env.update(HUB_IP="0.0.0.0", HUB_API_IP="0.0.0.0", HUB_API_CONNECT=args.name)
+            where = {"network": net.name, "ports": {f"{port}/tcp": (ip, port)}}
         hub = cli.containers.run(
-            TAG, name=args.name, detach=True, network_mode="host", environment=run_env,
+            TAG, name=args.name, detach=True, environment=run_env, **where,
             labels={matrix.LABEL: args.name}, user="1000:1000", group_add=[str(os.stat(sock).st_gid)],
             volumes={sock: {"bind": "/var/run/docker.sock", "mode": "rw"},
                      data.name: {"bind": "/srv/jupyterhub", "mode": "rw"},
@@ -326,25 +336,34 @@ def up(args) -> int:
 
 
 def down(args) -> int:
+    import docker
+
     cli = _client()
     remove_container(cli, args.name)
     users = containers(cli, args.name)
     for c in users:
         remove_container(cli, c.id, timeout=5)
-    import docker
-
-    # Auto-removed containers leave the network a moment after they stop.
-    deadline = time.monotonic() + 30
-    while True:
+    try:  # SwarmSpawner's services, where this host manages a swarm
+        services = cli.services.list(filters={"label": f"{matrix.LABEL}={args.name}"})
+    except docker.errors.APIError:
+        services = []
+    for service in services:
+        service.remove()
+    users += services
+    # Auto-removed containers (a swarm's tasks) leave the network a moment after they stop,
+    # and a swarm removes an overlay network a moment after it is asked to.
+    deadline = time.monotonic() + 60
+    while cli.networks.list(names=[args.name], filters={"label": f"{matrix.LABEL}={args.name}"}):
         try:
             cli.networks.get(args.name).remove()
-            break
         except docker.errors.NotFound:
-            break
+            pass
         except docker.errors.APIError as exc:
             if time.monotonic() > deadline:
                 raise HubError(f"network {args.name} not removed: {exc.explanation}") from None
-            time.sleep(0.5)
+        if time.monotonic() > deadline:
+            raise HubError(f"network {args.name} still there after 60 s; docker network rm {args.name}")
+        time.sleep(0.5)
     kept = cli.volumes.list(filters={"label": f"{matrix.LABEL}={args.name}"})
     print(f"hub: stopped {args.name} and {len(users)} attendee server(s); "
           f"{len(kept)} volume(s) kept (docker volume ls --filter label={matrix.LABEL}={args.name})")

@@ -130,7 +130,9 @@ def check_notebook(result: dict, lab: str, image: matrix.Image, version: str) ->
                 good = False
                 problems.append(f"last cell shows methods {list(sections)}")
             for method, outcome in sections.items():
-                want = expect.expected(lab, version, method, image.platform).outcome
+                # A free-threaded image's kernel runs with the GIL off (no PYTHON_GIL set).
+                gil = "off" if image.free_threaded else ""
+                want = expect.expected(lab, version, method, image.platform, gil).outcome
                 if outcome != want:
                     good = False
                     problems.append(f"{method}: {outcome}, expected {want}")

@@ -9,6 +9,7 @@ import secrets
 import sys
 
 import docker
+from docker.types import Mount
 from dockerspawner import DockerSpawner, SwarmSpawner
 from tornado import web
 
@@ -43,9 +44,10 @@ c.Authenticator.allow_all = True  # anyone with the workshop password picks a na
 # the hub's own API listens where the attendees' containers reach it: the gateway of
 # their network. https://jupyterhub.readthedocs.io/en/stable/reference/config-proxy.html
 c.JupyterHub.bind_url = f"http://{env.get('HUB_IP', '127.0.0.1')}:{need('HUB_PORT', 'pass --port')}"
-hub_api = f"http://{need('HUB_API_IP', 'start the hub with scripts/hub')}:{need('HUB_API_PORT', 'start the hub with scripts/hub')}"
-c.JupyterHub.hub_bind_url = hub_api
-c.JupyterHub.hub_connect_url = hub_api
+api_ip, api_port = need("HUB_API_IP", "start the hub with scripts/hub"), need("HUB_API_PORT", "start the hub with scripts/hub")
+c.JupyterHub.hub_bind_url = f"http://{api_ip}:{api_port}"
+# On a swarm the hub is a container on the attendees' overlay network, found by its name.
+c.JupyterHub.hub_connect_url = f"http://{env.get('HUB_API_CONNECT') or api_ip}:{api_port}"
 c.JupyterHub.cleanup_servers = False  # a hub restart finds the running servers again
 c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "/srv/jupyterhub/jupyterhub_cookie_secret"
@@ -117,7 +119,19 @@ class LabSpawner(DockerSpawner):
 
 
 class LabSwarmSpawner(LabSpawner, SwarmSpawner):
-    """The same profiles as services of a Docker swarm (docs: dockerspawner SwarmSpawner)."""
+    """The same profiles as services of a Docker swarm (docs: dockerspawner SwarmSpawner).
+    SwarmSpawner mounts every volume as a bind; a name (no leading /) is a named volume
+    here, and /dev/shm a tmpfs of the lockdown's size."""
+
+    @property
+    def mounts(self):
+        mounts = [Mount(target=vol["bind"], source=src, type="bind" if src.startswith("/") else "volume",
+                        read_only=vol["mode"] == "ro") for src, vol in self.volume_binds.items()]
+        return [*mounts, Mount(target="/dev/shm", source=None, type="tmpfs", tmpfs_size=byte_size(hardening["shm_size"]))]
+
+
+def byte_size(text):
+    return int(text[:-1]) * {"k": 2**10, "m": 2**20, "g": 2**30}[text[-1].lower()]
 
 
 swarm = env.get("HUB_SPAWNER", "docker") == "swarm"
@@ -128,7 +142,6 @@ c.DockerSpawner.name_template = f"{NAME}-user-{{username}}"
 c.DockerSpawner.network_name = need("HUB_NETWORK", "start the hub with scripts/hub")
 c.DockerSpawner.use_internal_ip = True
 c.DockerSpawner.pull_policy = "skip" if swarm else "never"  # no registry: images are built here
-c.DockerSpawner.remove = True  # a stopped server's container goes; its work volume stays
 c.DockerSpawner.notebook_dir = "/home/lab"
 c.Spawner.default_url = "/lab/tree/labs/README.md"
 c.DockerSpawner.volumes = {
@@ -146,12 +159,20 @@ c.DockerSpawner.http_timeout = int(env.get("HUB_START_TIMEOUT", "120"))
 # Keys are Docker SDK host-config names: https://docker-py.readthedocs.io/en/stable/api.html
 hardening = RENDERED["hardening"]
 if swarm:
-    # A swarm service has no pids/shm/init/cap_drop in its create call: they go through
-    # the task template (https://docs.docker.com/reference/cli/docker/service/create/).
-    c.SwarmSpawner.extra_container_spec = {"labels": {LABEL: NAME}}
-    c.SwarmSpawner.extra_resources_spec = {"mem_limit": hardening["mem_limit"]}
-    c.SwarmSpawner.extra_create_kwargs = {"labels": {LABEL: NAME}}
+    # A service's task gets what the swarm API of the engine offers: init, no capabilities,
+    # the memory limit; the pids limit, shm size and no-new-privileges have no field there
+    # (https://docs.docker.com/reference/api/engine/version/v1.41/#tag/Service).
+    c.SwarmSpawner.extra_container_spec = {
+        "init": hardening["init"], "cap_drop": hardening["cap_drop"], "user": "1000:1000",
+        "labels": {LABEL: NAME}, "healthcheck": {"Test": ["NONE"]}}
+    c.SwarmSpawner.extra_resources_spec = {"mem_limit": byte_size(hardening["mem_limit"])}
+    c.SwarmSpawner.extra_create_kwargs = {"labels": {LABEL: NAME, f"{LABEL}-user": "{username}"}}
+    # The hub reaches a server by its service's name: DNS round-robin answers with the
+    # task's address, where a virtual IP needs the kernel's IPVS on every node
+    # (https://docs.docker.com/engine/swarm/networking/#configure-service-discovery).
+    c.SwarmSpawner.extra_endpoint_spec = {"mode": "dnsrr"}
 else:
+    c.DockerSpawner.remove = True  # a stopped server's container goes; its work volume stays
     c.DockerSpawner.extra_host_config = dict(hardening)
     c.DockerSpawner.extra_create_kwargs = {
         "labels": {LABEL: NAME, f"{LABEL}-user": "{username}"},
