@@ -3,7 +3,7 @@
     python -m labmatrix.bench [--image NAME ...] [--lab LAB]
 
 Figure lines:
-``matrix cells=<N> wall_s=<s> lab_s=<sum of in-container lab seconds> ratio=<wall/lab>``
+``matrix cells=<N> wall_s=<s> solo_s=<of it, the solo phase> lab_s=<sum of in-container lab seconds> ratio=<wall/lab>``
 (every lab × image × method, containers already running), then
 ``one-lab lab=<LAB> cells=<N> wall_s=<s>`` (what ``scripts/lab LAB`` costs end to end:
 containers started, cells run, containers removed).
@@ -29,6 +29,7 @@ def main(argv: list[str]) -> int:
             start = time.monotonic()
             results = run.run(sel.cells())
             wall = time.monotonic() - start
+            solo_s = run.solo_s  # of wall_s: the timing runs, one at a time (session.SOLO)
     except DriverError as exc:
         print(f"bench-matrix: {exc}", file=sys.stderr)
         return 1
@@ -40,7 +41,8 @@ def main(argv: list[str]) -> int:
               f"slowest={max(mine, key=lambda r: r.duration_s).id if mine else '-'}")
     if bad:
         print(f"({len(bad)} cells differ from their expectation: {', '.join(sorted(bad)[:5])} ...)")
-    print(f"matrix cells={len(results)} wall_s={wall:.1f} lab_s={lab_s:.1f} ratio={wall / lab_s:.2f}")
+    print(f"matrix cells={len(results)} wall_s={wall:.1f} solo_s={solo_s:.1f} lab_s={lab_s:.1f} "
+          f"ratio={wall / lab_s:.2f}")
     one = Selection.pick(sel.images, [args.lab])
     start = time.monotonic()
     with MatrixSession(one.images) as run:
