@@ -109,7 +109,9 @@ def run_notebook(container: str, user: str, token: str, lab: str, timeout: float
             raise HubClientError(f"{RUN_NOTEBOOK.name} no longer has the line {old}")
         script = script.replace(old, old[:-1] + f'/user/{user}"')
     proc = subprocess.run(["docker", "exec", "-i", "-e", f"JUPYTER_TOKEN={token}", container,
-                           "python", "-", f"labs/{lab}.py"], input=script, capture_output=True,
+                           # the server's venv: on a free-threaded image `python` is the bare
+                           # free-threaded interpreter, without Jupyter's client libraries
+                           "/opt/venv/bin/python", "-", f"labs/{lab}.py"], input=script, capture_output=True,
                           text=True, timeout=timeout)
     if proc.returncode:
         raise HubClientError(f"{user}: notebook {lab}: {proc.stderr.strip()[-300:]}")
