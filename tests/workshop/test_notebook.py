@@ -24,13 +24,17 @@ def test_lab_notebook_runs_through_the_server(workshop, image):
     lab = NOTEBOOK_LAB
     container = workshop.container(image.name)
     start = time.monotonic()
+    # The client runs on the server's venv (on a free-threaded image `python` is the bare
+    # free-threaded interpreter, without Jupyter's client libraries).
     proc = run(["docker", "exec", "-i", "-e", f"JUPYTER_TOKEN={workshop.token}", container.id,
-                "python", "-", f"labs/{lab}.py"], input=RUN_NOTEBOOK.read_text(), timeout=300)
+                "/opt/venv/bin/python", "-", f"labs/{lab}.py"], input=RUN_NOTEBOOK.read_text(), timeout=300)
     workshop.figures.setdefault("notebook_s", {})[image.name] = round(time.monotonic() - start, 1)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     version = container.image.labels["org.concurrency-lab.python-version"]
-    assert result["kernel"] == f"Python {version} · {image.default_method} ({image.name})"
+    # A free-threaded image's kernel runs without the GIL, and its name says so.
+    gil = "off" if image.free_threaded else ""
+    assert result["kernel"] == f"Python {version}{' · no GIL' if gil else ''} · {image.default_method} ({image.name})"
     cells = result["cells"]
     assert all(c["status"] == "ok" for c in cells), [c for c in cells if c["status"] != "ok"]
     last = cells[-1]
@@ -40,7 +44,7 @@ def test_lab_notebook_runs_through_the_server(workshop, image):
     sections = {m.group(1): m for m in SECTION.finditer(text)}
     assert list(sections) == list(matrix.METHODS), text
     for method, m in sections.items():
-        exp = expect.expected(lab, version, method, image.platform)
+        exp = expect.expected(lab, version, method, image.platform, gil)
         assert m.group(3) == exp.outcome, f"{method}: notebook shows {m.group(3)}, matrix expects {exp.outcome}\n{text}"
     if True:  # main_guard
         # Visible in the notebook: the unguarded script's spawn child fails at bootstrap
@@ -74,7 +78,7 @@ def test_a_lab_copied_to_work_runs_there(workshop):
     assert copied.status_code == 201 and copied.json()["path"] == target, copied.text
     try:
         proc = run(["docker", "exec", "-i", "-e", f"JUPYTER_TOKEN={workshop.token}", workshop.container(name).id,
-                    "python", "-", target], input=RUN_NOTEBOOK.read_text(), timeout=300)
+                    "/opt/venv/bin/python", "-", target], input=RUN_NOTEBOOK.read_text(), timeout=300)
         assert proc.returncode == 0, proc.stderr
         last = json.loads(proc.stdout)["cells"][-1]
         text = "".join(o.get("text", "") for o in last["outputs"] if o["type"] == "stream")

@@ -116,12 +116,13 @@ def test_labs_are_read_only_notebooks(workshop, image):
     assert not (ROOT / "labs" / "attendee.py").exists()
     # The landing page names every image's Python and default start method.
     landing = workshop.get(name, "/api/contents/labs/README.md").json()["content"]
-    assert f"| `{name}` | {image.python} | **{image.default_method}** |" in landing
+    python = f"{image.python} (**no GIL**)" if image.free_threaded else image.python
+    assert f"| `{name}` | {python} | **{image.default_method}** |" in landing
     # The kernel says which Python and default method it is.
     spec = workshop.get(name, "/api/kernelspecs").json()
     display = spec["kernelspecs"][spec["default"]]["spec"]["display_name"]
     version = workshop.container(name).image.labels["org.concurrency-lab.python-version"]
-    assert display == f"Python {version} · {image.default_method} ({name})"
+    assert display == f"Python {version}{' · no GIL' if image.free_threaded else ''} · {image.default_method} ({name})"
 
 
 def _lockdown(container) -> dict:
