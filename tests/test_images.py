@@ -3,9 +3,11 @@
 import json
 
 from labmatrix.container import LABS_MOUNT
+from labmatrix.matrix import PYTHON_VERSION_LABEL
 
-PROBE = ("import json, os, sys, multiprocessing as mp; "
+PROBE = ("import json, os, sys, sysconfig, multiprocessing as mp; "
          "print(json.dumps({'version': list(sys.version_info[:2]), 'method': mp.get_start_method(), "
+         "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
          "'uid': os.getuid(), 'version_full': sys.version}))")
 
 
@@ -18,10 +20,11 @@ def run_py(container, code, *args):
 def test_python_method_user(image, lab_containers):
     c = lab_containers[image.name]
     info = json.loads(run_py(c, PROBE))
-    assert ".".join(map(str, info["version"])) == image.python
+    assert ".".join(map(str, info["version"])) == image.debian_python
+    assert info["free_threaded"] == image.free_threaded  # "3.13t" is 3.13 built with --disable-gil
     assert info["method"] == image.default_method
     assert info["uid"] != 0
-    label = c.container.image.labels.get("org.concurrency-lab.python-version")
+    label = c.container.image.labels.get(PYTHON_VERSION_LABEL)
     assert label == info["version_full"].split()[0], "image label must record the exact sys.version"
 
 
