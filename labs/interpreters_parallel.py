@@ -67,6 +67,23 @@ def timed_spin(steps):
     return began, time.monotonic()
 
 
+_gate = None
+
+
+def _set_gate(gate):
+    """A process pool worker's initializer: the Barrier its calls meet at."""
+    global _gate
+    _gate = gate
+
+
+def gated_spin(steps):
+    """timed_spin in a process pool worker, once every worker holds one call: on busy cores
+    one idle worker could otherwise take both calls in turn, which says nothing about
+    whether processes can run at once. The wait is bounded (BrokenBarrierError)."""
+    _gate.wait(lab.BOUND)
+    return timed_spin(steps)
+
+
 def nothing():
     pass
 
@@ -81,15 +98,15 @@ def in_a_row():
     return [timed_spin(STEPS) for _ in range(N)]
 
 
-def on_pool(pool):
-    return lambda: list(pool.map(timed_spin, [STEPS] * N, timeout=lab.BOUND))
+def on_pool(pool, call=timed_spin):
+    return lambda: list(pool.map(call, [STEPS] * N, timeout=lab.BOUND))
 
 
-def measure(pools):
+def measure(pools, call=timed_spin):
     """Per pool: its speed-up over in_a_row (fastest of TRIALS each) and the largest overlap."""
-    runs = {"in a row": in_a_row, **{name: on_pool(pool) for name, pool in pools.items()}}
+    runs = {"in a row": in_a_row, **{name: on_pool(pool, call) for name, pool in pools.items()}}
     for pool in pools.values():
-        on_pool(pool)()  # once untimed: every worker has imported what spin() needs
+        on_pool(pool, call)()  # once untimed: every worker has imported what spin() needs
     best = {name: float("inf") for name in runs}
     most = {name: 0.0 for name in runs}
     for _ in range(TRIALS):
@@ -175,10 +192,11 @@ def main(ctx):
     context = ctx.get_context()  # the default context for a default run
     method = context.get_start_method()
     began = time.perf_counter()
-    with ProcessPoolExecutor(N, mp_context=context) as processes:
+    gate = context.Barrier(N)
+    with ProcessPoolExecutor(N, mp_context=context, initializer=_set_gate, initargs=(gate,)) as processes:
         warm(processes)
         pool_start = time.perf_counter() - began
-        measure({"processes": processes})
+        measure({"processes": processes}, gated_spin)
     lab.say(f"process pool ({method}): {N} workers started in {pool_start * 1000:.0f} ms")
     lab.observe("effective_method", method)
     lab.observe("process_pool_start_ms", round(pool_start * 1000, 1))
