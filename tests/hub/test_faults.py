@@ -8,8 +8,7 @@ import pytest
 import requests
 
 from labmatrix import hub as hubmod
-
-from .conftest import GONE, PREFIX, hub_command
+from tests.utils.tracked_hub import GONE, PREFIX, hub_command
 
 
 def one_line(proc) -> str:

@@ -41,7 +41,7 @@ def test_restart_cull_and_down_keep_the_work(hub):
 
     # Down: every container and the network go, every volume stays.
     volumes = {v.name for v in hub.cli.volumes.list(filters={"label": f"org.concurrency-lab.project={hub.name}"})}
-    from .conftest import hub_command
+    from tests.utils.tracked_hub import hub_command
     proc = hub_command("down", "--name", hub.name)
     assert proc.returncode == 0 and "volume(s) kept" in proc.stdout, proc.stderr
     assert not hub.cli.containers.list(all=True, filters={"label": f"org.concurrency-lab.project={hub.name}"})

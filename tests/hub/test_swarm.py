@@ -9,8 +9,7 @@ import pytest
 import requests
 
 from labmatrix import matrix
-
-from .conftest import PREFIX, remove_hub, start_hub
+from tests.utils.tracked_hub import PREFIX, remove_hub, start_hub
 
 
 @pytest.fixture

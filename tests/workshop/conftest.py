@@ -1,4 +1,4 @@
-"""The workshop tests' one running workshop (a session fixture) and its HTTP helpers.
+"""The workshop tests' one running workshop (a session fixture; tests/utils/tracked_workshop.py).
 
 The workshop is started the README's way (``scripts/workshop``) in a compose project of
 its own (``concurrency-lab-test-<pid>``), on free ports, with its own env file, through
@@ -11,33 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
-import requests
 
 from labmatrix import matrix
 from labmatrix.container import DriverError, require_images
-from labmatrix.workshop import TEST_PREFIX, Project, free_port, sweep_dead
-
-RUN_NOTEBOOK = Path(__file__).parent.parent / "fixtures" / "run_notebook.py"
-NOTEBOOK_LAB = "main_guard"  # its spawn failure without the guard is the notebook's point
-
-
-class Workshop(Project):
-    """A running test workshop, with requests that carry its token."""
-
-    def url(self, image: str, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.ports[image]}{path}"
-
-    def get(self, image, path, token=True, **kw):
-        headers = {"Authorization": f"token {self.token}"} if token else {}
-        headers.update(kw.pop("headers", {}))
-        return requests.get(self.url(image, path), headers=headers, timeout=30, **kw)
-
-    def api(self, image, method, path, body=None):
-        return requests.request(method, self.url(image, path), json=body, timeout=30,
-                                headers={"Authorization": f"token {self.token}"})
+from labmatrix.workshop import TEST_PREFIX, free_port, sweep_dead
+from tests.utils.tracked_workshop import Workshop
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,7 @@ import time
 import pytest
 
 from labmatrix import matrix
-
-from .conftest import NOTEBOOK_LAB
+from tests.utils.tracked_workshop import NOTEBOOK_LAB
 
 
 def chromium_path() -> str | None:
@@ -21,18 +20,13 @@ def chromium_path() -> str | None:
     return None
 
 
-def browser_image(names: list[str]) -> matrix.Image:
-    """One image is enough for the browser: the spawn one (what laptops do) if selected."""
-    chosen = [matrix.get_image(name) for name in names]
-    return next((i for i in chosen if i.default_method == "spawn"), chosen[0])
-
-
 @pytest.mark.docker
 @pytest.mark.browser
-def test_browser_opens_a_lab_notebook(workshop, request, results_dir):
+def test_browser_opens_a_lab_notebook(workshop, browser_image, request, results_dir):
     """Headless Chromium: JupyterLab with the token, the lab listing, a lab opened as a
-    notebook (Jupytext Notebook viewer), run, and a screenshot in results/."""
-    image = browser_image(workshop.images)
+    notebook (Jupytext Notebook viewer), run, and a screenshot in results/. On a
+    free-threaded image the kernel's name also says whether the GIL is off."""
+    image = browser_image
     exe = chromium_path()
     if exe is None:
         message = "no Chromium: apt-get install chromium (or set LAB_CHROMIUM)"
@@ -65,6 +59,8 @@ def test_browser_opens_a_lab_notebook(workshop, request, results_dir):
             panel.locator(".jp-Cell").first.wait_for(timeout=60_000)
             kernel = panel.locator(".jp-KernelName")
             sync_api.expect(kernel).to_contain_text(f"· {image.default_method} ({image.name})", timeout=60_000)
+            if image.free_threaded:  # "no GIL", or the module whose import turned it back on
+                sync_api.expect(kernel).to_contain_text(re.compile(r"· (no GIL|GIL re-enabled by \S+) ·"))
             sync_api.expect(panel.locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
                 "data-status", "idle", timeout=60_000)
             assert panel.locator(".jp-MarkdownCell").count() >= 1

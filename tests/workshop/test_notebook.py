@@ -10,8 +10,7 @@ import pytest
 
 from labmatrix import expect, matrix
 from labmatrix.workshop import PROJECT_LABEL, run
-
-from .conftest import NOTEBOOK_LAB, RUN_NOTEBOOK
+from tests.utils.tracked_workshop import NOTEBOOK_LAB, RUN_NOTEBOOK
 
 SECTION = re.compile(r"^=+ --start-method (\S+) =+\n(.*?)^\[outcome: ([^,\]]+), exit code ([^\]]+)\]$",
                      re.S | re.M)
