@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from . import matrix
+from . import cli, matrix
 from .container import DriverError
 from .session import MatrixSession, Selection
 
@@ -52,7 +52,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    cli.run(main)

@@ -32,7 +32,7 @@ from pathlib import Path
 import docker.errors
 import jinja2
 
-from . import matrix, signatures
+from . import cli, matrix, signatures
 from .container import DriverError, LabContainer, client
 from .session import RESULTS_DIR, MatrixSession, Selection, SelectionError
 
@@ -453,8 +453,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        print("check: interrupted; its containers and scratch folders are removed", file=sys.stderr)
-        sys.exit(130)
+    cli.run(main, "check: interrupted; its containers and scratch folders are removed")

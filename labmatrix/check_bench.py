@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import check
+from . import check, cli
 
 ONE_SECOND = '''\
 import multiprocessing as mp
@@ -60,7 +60,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    cli.run(main)

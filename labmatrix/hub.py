@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import matrix
+from . import cli, matrix
 from .hardening import HARDENING
 
 # The hub image's Debian suite and Python (its lock is requirements/hub.txt).
@@ -398,4 +398,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    cli.run(main)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import docker
 
-from . import hub, matrix
+from . import cli, hub, matrix
 from .hubclient import Attendee, HubClientError, check_notebook, container_name, python_version, run_notebook
 
 
@@ -158,8 +158,4 @@ def _try(fn, i):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        print("bench-hub: interrupted; its hub, servers and volumes are removed", file=sys.stderr)
-        sys.exit(130)
+    cli.run(main, "bench-hub: interrupted; its hub, servers and volumes are removed")

@@ -16,7 +16,7 @@ import argparse
 import sys
 import time
 
-from . import matrix
+from . import cli, matrix
 from .cells import Result
 from .container import DriverError
 from .matrix import variant
@@ -80,7 +80,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        sys.exit(130)
+    cli.run(main)
