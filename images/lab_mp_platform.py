@@ -13,6 +13,9 @@ It is imported from a .pth (or, on 3.15+, a .start) file for every interpreter, 
 spawn children. To stay cheap it does not import multiprocessing: a meta-path hook patches
 ``multiprocessing.context`` right after it executes, before ``multiprocessing/__init__``
 copies the default context's bound methods into the package namespace.
+
+:func:`when_context_loads` and :func:`make_default` are that mechanism, shared with
+scripts/check's hook (labmatrix/check_box/hook/sitecustomize.py), which runs in these images.
 """
 
 import os
@@ -22,13 +25,27 @@ _MODES = {"macos": ["spawn", "fork", "forkserver"], "darwin": ["spawn", "fork", 
           "windows": ["spawn"], "win32": ["spawn"]}
 
 
+def make_default(context, method):
+    """Make ``method`` the *platform default*, held where CPython holds its own
+    (``multiprocessing.context._default_context``); the chosen context stays unset."""
+    context._default_context._default_context = context._concrete_contexts[method]
+
+
+def when_context_loads(patch):
+    """Call ``patch(multiprocessing.context)`` as soon as that module has executed (or now,
+    if it has), without importing multiprocessing."""
+    if "multiprocessing.context" in sys.modules:
+        patch(sys.modules["multiprocessing.context"])
+    else:
+        sys.meta_path.insert(0, _Finder(patch))
+
+
 def _patch(context):
     order = _MODES[os.environ["LAB_MP_PLATFORM"].lower()]
     for name in list(context._concrete_contexts):
         if name not in order:
             del context._concrete_contexts[name]
-    # The platform default, not the chosen context: _actual_context stays None.
-    context._default_context._default_context = context._concrete_contexts["spawn"]
+    make_default(context, "spawn")
 
     def get_all_start_methods(self=None):
         return [name for name in order if name in context._concrete_contexts]
@@ -42,7 +59,10 @@ def _patch(context):
 
 
 class _Finder:
-    """Runs _patch right after multiprocessing.context is first executed."""
+    """Runs ``patch`` right after multiprocessing.context is first executed."""
+
+    def __init__(self, patch):
+        self.patch = patch
 
     def find_spec(self, name, path=None, target=None):
         if name != "multiprocessing.context":
@@ -57,7 +77,7 @@ class _Finder:
 
         def exec_module(module):
             original(module)
-            _patch(module)
+            self.patch(module)
 
         loader.exec_module = exec_module
         return spec
@@ -65,9 +85,5 @@ class _Finder:
 
 def install():
     mode = os.environ.get("LAB_MP_PLATFORM", "").lower()
-    if mode not in _MODES:
-        return
-    if "multiprocessing.context" in sys.modules:
-        _patch(sys.modules["multiprocessing.context"])
-    else:
-        sys.meta_path.insert(0, _Finder())
+    if mode in _MODES:
+        when_context_loads(_patch)

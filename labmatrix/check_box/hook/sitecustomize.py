@@ -7,7 +7,8 @@ https://docs.python.org/3/library/site.html (``sitecustomize``).
 
 * ``CHECK_START_METHOD=fork|spawn|forkserver`` makes that method the *platform default*
   the way CPython's own default is held (``multiprocessing.context._default_context``),
-  as images/lab_mp_platform.py does for macOS. ``_actual_context`` stays unset, so a script
+  with the images' own hook (images/lab_mp_platform.py, in every image's site-packages),
+  which does the same for macOS. ``_actual_context`` stays unset, so a script
   that pins its own method with ``set_start_method()`` or ``get_context()`` keeps it, as
   it would on a platform with that default
   (https://docs.python.org/3/library/multiprocessing.html#contexts-and-start-methods).
@@ -24,6 +25,8 @@ Stdlib only; Python 3.9+.
 import json
 import os
 import sys
+
+import lab_mp_platform
 
 _EVENTS = os.environ.get("CHECK_EVENTS")
 _EVENTS_CAP = 1 << 20  # a fork bomb must not fill the scratch tmpfs with events
@@ -66,30 +69,9 @@ def _after_fork_child():
 def _patch(context):
     method = os.environ.get("CHECK_START_METHOD", "")
     if method in context._concrete_contexts:
-        context._default_context._default_context = context._concrete_contexts[method]
+        lab_mp_platform.make_default(context, method)
     else:
         _event(event="method-unavailable", method=method)
-
-
-class _Finder:
-    """Runs _patch right after multiprocessing.context is first executed."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name != "multiprocessing.context":
-            return None
-        sys.meta_path.remove(self)
-        import importlib.util
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        original = spec.loader.exec_module
-
-        def exec_module(module):
-            original(module)
-            _patch(module)
-
-        spec.loader.exec_module = exec_module
-        return spec
 
 
 def _root_exit():
@@ -104,10 +86,7 @@ def _install():
     if _EVENTS and hasattr(os, "register_at_fork"):
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_child)
     if os.environ.get("CHECK_START_METHOD"):
-        if "multiprocessing.context" in sys.modules:
-            _patch(sys.modules["multiprocessing.context"])
-        else:
-            sys.meta_path.insert(0, _Finder())
+        lab_mp_platform.when_context_loads(_patch)
     if root:
         import atexit
         atexit.register(_root_exit)
