@@ -2,7 +2,7 @@
 # # Subinterpreters: an old-style C extension cannot come in
 #
 # `lab_singlephase` is a tiny C extension of this lab's own, built in the image
-# (`images/ext/lab_singlephase.c`). It initialises the old way, in a single phase, and
+# (`lab_singlephase.c`, beside this lab). It initialises the old way, in a single phase, and
 # keeps its state in a C global. The main interpreter imports it as usual; an isolated
 # subinterpreter (`concurrent.interpreters`, 3.14+) refuses it. A standard-library
 # extension that uses multi-phase initialisation (`_csv`) imports in both.
@@ -39,7 +39,7 @@ def main(ctx):
     try:
         import lab_singlephase
     except ImportError as exc:  # e.g. on a host: only the images build it
-        lab.say(f"{lab.describe_error(exc)}: the images build it (images/ext/)")
+        lab.say(f"{lab.describe_error(exc)}: the images build it (labs/lab_singlephase.c)")
         lab.observe("main_import", lab.describe_error(exc))
         lab.outcome("unavailable")
         return

@@ -39,6 +39,22 @@ def test_tmp_writable_and_unbuffered_unset(image, lab_containers):
     assert out.strip() == "None"
 
 
+def test_every_interpreter_has_the_labs_c_extension(image, lab_containers):
+    """labs/lab_singlephase.c is built for each interpreter of the image (Debian's, and the
+    compiled free-threaded one), where it imports; on a free-threaded build the import turns
+    the GIL on (it declares no Py_mod_gil, PEP 703)."""
+    code = ("import sys, warnings; warnings.simplefilter('ignore'); import lab_singlephase; "
+            "print(lab_singlephase.count(), getattr(sys, '_is_gil_enabled', lambda: 'n/a')())")
+    found = {}
+    for py in [f"/usr/bin/python{image.debian_python}", *(["python"] if image.free_threaded else [])]:
+        rc, out, err = lab_containers[image.name].exec([py, "-c", code], timeout=30)
+        assert rc == 0, f"{py}: {err}"
+        found[py] = out.split()
+    assert all(seen[0] == "1" for seen in found.values()), found
+    if image.free_threaded:
+        assert found["python"][1] == "True", "importing a single-phase module turns the GIL on"
+
+
 SPAWN_CHILDREN = """
 import multiprocessing as mp
 def child(q):

@@ -2,7 +2,7 @@
 
     python [-X gil=0|1] gil_probe.py [import]
 
-``import`` also imports ``undeclared_ext`` (the gil_switch lab's C extension) and reports
+``import`` also imports ``lab_singlephase`` (the labs' single-phase C extension) and reports
 the GIL after it and the warnings the import raised.
 """
 import sys
@@ -19,7 +19,7 @@ if sys.argv[1:] == ["import"]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            import undeclared_ext  # noqa: F401
+            import lab_singlephase  # noqa: F401
         except ImportError:
             report["ext"] = "not built"
         else:

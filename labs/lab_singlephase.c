@@ -10,9 +10,9 @@
  *   with a RuntimeWarning (PEP 703, "Python support for free threading" HOWTO).
  *
  * Its one C-level global, ``calls``, is process-wide state of the kind that makes a
- * single-phase module unsafe to share between interpreters. Built in the image (a build
- * stage of images/Dockerfile) for the image's own Python; shared by the labs that need
- * such a module.
+ * single-phase module unsafe to share between interpreters. Built in every image (the
+ * `ext` stage of images/Dockerfile) for each interpreter it has, the free-threaded one
+ * included; shared by the labs that need such a module (gil_switch, interpreters_limits).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -32,7 +32,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "lab_singlephase",
-    "A single-phase-init extension module (no slots): see images/ext/lab_singlephase.c.",
+    "A single-phase-init extension module (no slots): see labs/lab_singlephase.c.",
     -1, methods,
 };
 
