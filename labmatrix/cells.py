@@ -11,6 +11,7 @@ free-threaded image a batch runs with the GIL off (the default there) or forced 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -66,6 +67,12 @@ class Result:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+#: Runner processes at once over all images: the cores, plus as many again for cells that
+#: wait (a bounded join, a child's start).
+RUNNERS = 2 * (os.cpu_count() or 1)
+BATCHES_PER_RUNNER = 3
 
 
 def _batch_args(cells: list[tuple[str, str]]) -> list[str]:
@@ -124,33 +131,42 @@ def run_host(cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Re
     return _in_batches(batch, cells, jobs)
 
 
+def _image_batch(container: LabContainer, part: list[tuple[str, str]], gil: str = "") -> tuple[dict, list[Result]]:
+    """One runner (one ``docker exec``) over ``part`` inside the container."""
+    image: Image = container.image
+    code, out, err = container.exec(["python", "-m", "labkit.runner", *_batch_args(part)],
+                                    timeout=CELL_TIMEOUT * len(part) + 30, env=GIL_ENV[gil] if gil else None)
+    if code != 0:
+        raise RuntimeError(f"runner failed in {variant(image.name, gil)} (exit {code}): {err.strip()[-500:]}")
+    return _parse(image.name, out, image.default_method, gil)
+
+
 def run_image(container: LabContainer, cells: list[tuple[str, str]], jobs: int = 2,
               gil: str = "") -> tuple[dict, list[Result]]:
     """Run cells inside one image's container (in one GIL mode of a free-threaded image)."""
-    image: Image = container.image
-
-    def batch(part):
-        code, out, err = container.exec(["python", "-m", "labkit.runner", *_batch_args(part)],
-                                        timeout=CELL_TIMEOUT * len(part) + 30, env=GIL_ENV[gil] if gil else None)
-        if code != 0:
-            raise RuntimeError(f"runner failed in {variant(image.name, gil)} (exit {code}): {err.strip()[-500:]}")
-        return _parse(image.name, out, image.default_method, gil)
-    return _in_batches(batch, cells, jobs)
+    return _in_batches(lambda part: _image_batch(container, part, gil), cells, jobs)
 
 
-def run_images(containers: dict[str, LabContainer], todo: dict[tuple[str, str], list]) -> tuple[dict, dict]:
-    """Run each (image, GIL mode)'s cells in its own thread, all side by side.
+def run_images(containers: dict[str, LabContainer], todo: dict[tuple[str, str], list],
+               runners: int = RUNNERS) -> tuple[dict, dict]:
+    """Run every (image, GIL mode)'s cells, ``runners`` batches at a time over all images.
 
-    On Ctrl-C or a failed batch the containers are removed at once, which ends their execs.
+    More runners than cores only stretch every cell (a cell's bounded waits then expire on
+    a starved process); a few more than cores keep the cores busy while some cells wait.
+    Each variant's cells are dealt into BATCHES_PER_RUNNER × runners / variants batches,
+    so that a slow image does not finish alone. On Ctrl-C or a failed batch the containers
+    are removed at once, which ends their execs.
     """
-    pool = ThreadPoolExecutor(max(1, len(todo)))
+    per_variant = max(1, -(-BATCHES_PER_RUNNER * runners // max(1, len(todo))))
+    tasks = [(name, gil, part) for (name, gil), cells in todo.items() for part in _chunks(cells, per_variant)]
+    pool = ThreadPoolExecutor(max(1, runners))
     headers, results = {}, {}
     try:
-        futures = {(name, gil): pool.submit(run_image, containers[name], cells, gil=gil)
-                   for (name, gil), cells in todo.items()}
-        for (name, gil), future in futures.items():
-            headers[variant(name, gil)], found = future.result()
-            results.update({(r.lab, r.image, r.method, r.gil): r for r in found})
+        futures = [pool.submit(_image_batch, containers[name], part, gil) for name, gil, part in tasks]
+        for (name, gil, _), future in zip(tasks, futures):
+            header, found = future.result()
+            headers[variant(name, gil)] = header
+            results.update({(r.lab, r.image, r.method, r.gil): check(r) for r in found})
     except BaseException:
         for container in containers.values():
             container.remove()
@@ -158,4 +174,3 @@ def run_images(containers: dict[str, LabContainer], todo: dict[tuple[str, str], 
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return headers, results
-

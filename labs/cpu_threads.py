@@ -35,8 +35,8 @@ import time
 
 import labkit as lab
 
-STEPS = 1_000_000  # one unit of work: about 80-150 ms of pure Python
-ROUNDS = 5
+STEPS = 400_000  # one unit of work: about 30-60 ms of pure Python, far above a thread's start
+ROUNDS = 3
 
 
 def work(steps=STEPS):
