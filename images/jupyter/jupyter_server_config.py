@@ -64,6 +64,28 @@ class WorkshopContentsManager(AsyncLargeFileManager):
 
 
 c.ServerApp.contents_manager_class = WorkshopContentsManager
+
+if os.path.exists("/opt/kernel/bin/python"):
+    # A free-threaded image: the kernel runs /opt/kernel's interpreter, not this server's.
+    # Jupytext gives a text notebook only the Python kernel whose argv[0] is the server's
+    # own executable (jupytext/kernels.py kernelspec_from_language; jupytext/jupytext#672
+    # made a miss an error, #1137 is the open issue), so a lab opened with no kernel and
+    # JupyterLab asked for one. Here the image's one Python kernel (python3, written by
+    # start-lab) is the match.
+    import jupytext.kernels
+
+    _match = jupytext.kernels.kernelspec_from_language
+
+    def _image_kernel(language):
+        try:
+            return _match(language)
+        except ValueError:
+            if language != "python":
+                raise
+            spec = jupytext.kernels.get_kernel_spec("python3")
+            return {"name": "python3", "language": "python", "display_name": spec.display_name}
+
+    jupytext.kernels.kernelspec_from_language = _image_kernel
 # Jupytext: labs/*.py (percent format) open as notebooks; Markdown stays Markdown.
 c.ContentsManager.notebook_extensions = ["ipynb", "py"]
 # No network calls or installs from the UI: the room may be offline.
