@@ -6,7 +6,9 @@ Figure lines:
 ``matrix cells=<N> wall_s=<s> solo_s=<of it, the solo phase> lab_s=<sum of in-container lab seconds> ratio=<wall/lab>``
 (every lab × image × method, containers already running), then
 ``one-lab lab=<LAB> cells=<N> wall_s=<s>`` (what ``scripts/lab LAB`` costs end to end:
-containers started, cells run, containers removed).
+containers started, cells run, containers removed). With ``--solo-cost`` the matrix runs a
+second time with the timing cells among the others, and a third line reads
+``solo-cost with_s=<s> without_s=<s> adds_s=<difference>``: what the solo phase adds.
 """
 
 import argparse
@@ -22,6 +24,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench-matrix")
     parser.add_argument("--image", action="append", choices=matrix.image_names())
     parser.add_argument("--lab", default="main_guard", choices=matrix.lab_names())
+    parser.add_argument("--solo-cost", action="store_true", help="also run the matrix without a solo phase")
     args = parser.parse_args(argv)
     sel = Selection.pick(args.image or ())
     try:
@@ -43,6 +46,12 @@ def main(argv: list[str]) -> int:
         print(f"({len(bad)} cells differ from their expectation: {', '.join(sorted(bad)[:5])} ...)")
     print(f"matrix cells={len(results)} wall_s={wall:.1f} solo_s={solo_s:.1f} lab_s={lab_s:.1f} "
           f"ratio={wall / lab_s:.2f}")
+    if args.solo_cost:
+        with MatrixSession(sel.images, solo=False) as run:
+            start = time.monotonic()
+            run.run(sel.cells())
+            without = time.monotonic() - start
+        print(f"solo-cost with_s={wall:.1f} without_s={without:.1f} adds_s={wall - without:.1f}")
     one = Selection.pick(sel.images, [args.lab])
     start = time.monotonic()
     with MatrixSession(one.images) as run:

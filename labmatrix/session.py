@@ -138,8 +138,10 @@ def report_dir(selection: Selection | None, images_ran: bool = True) -> Path:
 class MatrixSession:
     """One run of the matrix over ``images`` (plus the host, which needs no container)."""
 
-    def __init__(self, images: Sequence[str] = (), *, cli=None, container_options: dict | None = None):
+    def __init__(self, images: Sequence[str] = (), *, cli=None, container_options: dict | None = None,
+                 solo: bool = True):
         self.images = [matrix.get_image(name) for name in images]
+        self.solo = solo  # False runs the timing cells with the others (what the solo phase costs)
         self.cli = cli
         self.container_options = container_options or {}  # extra LabContainer mounts (scripts/check)
         self.containers: dict[str, LabContainer] = {}
@@ -197,22 +199,23 @@ class MatrixSession:
                 by_image.setdefault((cell.target, cell.gil), []).append((cell.lab, cell.method))
         host = [(c.lab, c.method) for c in todo if c.target == HOST]
         start = time.monotonic()
-        shared = {name: [c for c in batch if not is_solo(*c)] for name, batch in by_image.items()}
+        alone = is_solo if self.solo else (lambda lab, method: False)
+        shared = {name: [c for c in batch if not alone(*c)] for name, batch in by_image.items()}
         if any(shared.values()):
             headers, found = cells.run_images(self.containers, {k: v for k, v in shared.items() if v})
             self.headers.update(headers)
             self.results.update({Cell(*key): r for key, r in found.items()})
-        if host_shared := [c for c in host if not is_solo(*c)]:
+        if host_shared := [c for c in host if not alone(*c)]:
             header, found = cells.run_host(host_shared)
             self.headers[HOST] = header
             self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
         solo_start = time.monotonic()
         for (name, gil), batch in by_image.items():  # the solo phase: one cell at a time
-            if solo := [c for c in batch if is_solo(*c)]:
+            if solo := [c for c in batch if alone(*c)]:
                 self.headers[cells.variant(name, gil)], found = cells.run_image(self.containers[name], solo,
                                                                                 jobs=1, gil=gil)
                 self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
-        if solo := [c for c in host if is_solo(*c)]:
+        if solo := [c for c in host if alone(*c)]:
             self.headers[HOST], found = cells.run_host(solo, jobs=1)
             self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
         self.solo_s += time.monotonic() - solo_start
