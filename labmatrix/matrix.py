@@ -137,15 +137,15 @@ def main(argv: list[str]) -> int:
         values = [getattr(image, argv[1]) for image in images()]
         print(json.dumps(values) if argv[2:] else "\n".join(map(str, values)))
         return 0
-    if argv[:1] in (["tag"], ["source"]) and len(argv) == 2 and argv[1] in image_names():
-        image = get_image(argv[1])
-        if argv[0] == "tag":
-            print(image.tag)
-        elif image.source:
-            print(image.source, image.suite)
+    if argv[:1] in (["tag"], ["source"]) and len(argv) >= 2 and set(argv[1:]) <= set(image_names()):
+        for image in map(get_image, argv[1:]):  # a line per image, in the order given
+            if argv[0] == "tag":
+                print(image.tag)
+            elif image.source:
+                print(image.source, image.suite)
         return 0
     print(f"usage: python3 -m labmatrix.matrix {'|'.join(one)} | values {{{'|'.join(keys)}}} [--json] "
-          "| tag IMAGE | source IMAGE", file=sys.stderr)
+          "| tag IMAGE... | source IMAGE...", file=sys.stderr)
     return 2
 
 
