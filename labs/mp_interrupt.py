@@ -40,7 +40,10 @@ def start_child(ctx):
 
 
 def report(process, conn):
-    finished = lab.join(process)
+    # Two bounds: an interrupted child that has already answered still has to exit (its
+    # finalizers, and under forkserver the fork server reporting its exit code), which on
+    # two loaded cores once took longer than one bound.
+    finished = lab.join(process, timeout=2 * lab.BOUND)
     try:
         said = conn.recv() if conn.poll(0) else "nothing"
     except EOFError:  # the child closed its end without a word
