@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
@@ -111,65 +112,60 @@ def _chunks(cells: list, n: int) -> list[list]:
     return [cells[i::n] for i in range(n) if cells[i::n]]
 
 
-def _in_batches(run_batch, cells: list[tuple[str, str]], jobs: int) -> tuple[dict, list[Result]]:
-    """Split cells into ``jobs`` runner batches, run them side by side, check every result."""
-    with ThreadPoolExecutor(jobs) as pool:
-        parts = list(pool.map(run_batch, _chunks(cells, jobs)))
-    header = parts[0][0] if parts else {}
-    return header, [check(r) for _, rs in parts for r in rs]
+#: One runner over some cells of one target: (its header, its results).
+Batch = Callable[[list[tuple[str, str]]], tuple[dict, list[Result]]]
 
 
-def run_host(cells: list[tuple[str, str]], jobs: int = 2) -> tuple[dict, list[Result]]:
-    """Run cells with the host interpreter."""
-    def batch(part):
-        proc = subprocess.run([sys.executable, "-m", "labkit.runner", *_batch_args(part)],
-                              cwd=LABS_DIR, capture_output=True, text=True,
-                              timeout=CELL_TIMEOUT * len(part) + 30)
-        if proc.returncode != 0:
-            raise RuntimeError(f"runner failed on host: {proc.stderr.strip()}")
-        return _parse("host", proc.stdout, "")
-    return _in_batches(batch, cells, jobs)
+def host_batch(part: list[tuple[str, str]]) -> tuple[dict, list[Result]]:
+    """One runner over ``part`` with the host interpreter."""
+    proc = subprocess.run([sys.executable, "-m", "labkit.runner", *_batch_args(part)],
+                          cwd=LABS_DIR, capture_output=True, text=True,
+                          timeout=CELL_TIMEOUT * len(part) + 30)
+    if proc.returncode != 0:
+        raise RuntimeError(f"runner failed on host: {proc.stderr.strip()}")
+    return _parse("host", proc.stdout, "")
 
 
-def _image_batch(container: LabContainer, part: list[tuple[str, str]], gil: str = "") -> tuple[dict, list[Result]]:
-    """One runner (one ``docker exec``) over ``part`` inside the container."""
+def image_batch(container: LabContainer, gil: str = "") -> Batch:
+    """One runner (one ``docker exec``) over some cells inside the container, in one GIL
+    mode of a free-threaded image."""
     image: Image = container.image
-    code, out, err = container.exec(["python", "-m", "labkit.runner", *_batch_args(part)],
-                                    timeout=CELL_TIMEOUT * len(part) + 30, env=GIL_ENV[gil] if gil else None)
-    if code != 0:
-        raise RuntimeError(f"runner failed in {variant(image.name, gil)} (exit {code}): {err.strip()[-500:]}")
-    return _parse(image.name, out, image.default_method, gil)
+
+    def batch(part: list[tuple[str, str]]) -> tuple[dict, list[Result]]:
+        code, out, err = container.exec(["python", "-m", "labkit.runner", *_batch_args(part)],
+                                        timeout=CELL_TIMEOUT * len(part) + 30,
+                                        env=GIL_ENV[gil] if gil else None)
+        if code != 0:
+            raise RuntimeError(f"runner failed in {variant(image.name, gil)} (exit {code}): {err.strip()[-500:]}")
+        return _parse(image.name, out, image.default_method, gil)
+    return batch
 
 
-def run_image(container: LabContainer, cells: list[tuple[str, str]], jobs: int = 2,
-              gil: str = "") -> tuple[dict, list[Result]]:
-    """Run cells inside one image's container (in one GIL mode of a free-threaded image)."""
-    return _in_batches(lambda part: _image_batch(container, part, gil), cells, jobs)
-
-
-def run_images(containers: dict[str, LabContainer], todo: dict[tuple[str, str], list],
-               runners: int = RUNNERS) -> tuple[dict, dict]:
-    """Run every (image, GIL mode)'s cells, ``runners`` batches at a time over all images.
+def run(batches: dict[str, Batch], todo: dict[str, list[tuple[str, str]]], runners: int = RUNNERS,
+        abort: Callable[[], None] = lambda: None) -> tuple[dict, dict]:
+    """Run every target's cells (by variant: ``py3.14``, ``py3.13t-gil_off``, ``host``),
+    ``runners`` batches at a time over all targets; check every result.
 
     More runners than cores only stretch every cell (a cell's bounded waits then expire on
     a starved process); a few more than cores keep the cores busy while some cells wait.
-    Each variant's cells are dealt into BATCHES_PER_RUNNER × runners / variants batches,
-    so that a slow image does not finish alone. On Ctrl-C or a failed batch the containers
-    are removed at once, which ends their execs.
+    Each target's cells are dealt into BATCHES_PER_RUNNER × runners / targets batches, so
+    that a slow image does not finish alone; with one runner, each target's cells are one
+    batch run one cell at a time (the solo phase). On Ctrl-C or a failed batch ``abort``
+    runs at once (the session removes its containers, which ends their execs).
     """
-    per_variant = max(1, -(-BATCHES_PER_RUNNER * runners // max(1, len(todo))))
-    tasks = [(name, gil, part) for (name, gil), cells in todo.items() for part in _chunks(cells, per_variant)]
+    todo = {name: cells for name, cells in todo.items() if cells}
+    per_target = max(1, -(-BATCHES_PER_RUNNER * runners // max(1, len(todo))) if runners > 1 else 1)
+    tasks = [(name, part) for name, cells in todo.items() for part in _chunks(cells, per_target)]
     pool = ThreadPoolExecutor(max(1, runners))
     headers, results = {}, {}
     try:
-        futures = [pool.submit(_image_batch, containers[name], part, gil) for name, gil, part in tasks]
-        for (name, gil, _), future in zip(tasks, futures):
+        futures = [pool.submit(batches[name], part) for name, part in tasks]
+        for (name, _), future in zip(tasks, futures):
             header, found = future.result()
-            headers[variant(name, gil)] = header
+            headers[name] = header
             results.update({(r.lab, r.image, r.method, r.gil): check(r) for r in found})
     except BaseException:
-        for container in containers.values():
-            container.remove()
+        abort()
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

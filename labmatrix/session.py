@@ -182,6 +182,10 @@ class MatrixSession:
         self.containers.update({box.image.name: box for box in boxes})
         self.images = [*self.images, *(i for i in images if i not in self.images)]
 
+    def _remove_containers(self) -> None:
+        for container in self.containers.values():
+            container.remove()
+
     def __exit__(self, *exc_info) -> None:
         if self._stack is not None:
             self._stack.close()
@@ -191,33 +195,26 @@ class MatrixSession:
     def run(self, todo: Iterable[Cell]) -> dict[Cell, Result]:
         """Run the cells (host cells on the host, the rest in their image's container)."""
         todo = [Cell(*c) for c in todo]
-        by_image: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for cell in todo:
-            if cell.target != HOST:
-                if cell.target not in self.containers:
-                    raise SelectionError(f"image {cell.target!r} is not part of this session")
-                by_image.setdefault((cell.target, cell.gil), []).append((cell.lab, cell.method))
-        host = [(c.lab, c.method) for c in todo if c.target == HOST]
-        start = time.monotonic()
+        batches: dict[str, cells.Batch] = {}
+        shared: dict[str, list[tuple[str, str]]] = {}
+        solo: dict[str, list[tuple[str, str]]] = {}
         alone = is_solo if self.solo else (lambda lab, method: False)
-        shared = {name: [c for c in batch if not alone(*c)] for name, batch in by_image.items()}
-        if any(shared.values()):
-            headers, found = cells.run_images(self.containers, {k: v for k, v in shared.items() if v})
+        for cell in todo:
+            name = cells.variant(cell.target, cell.gil)
+            if name not in batches:
+                if cell.target == HOST:
+                    batches[name] = cells.host_batch
+                elif cell.target in self.containers:
+                    batches[name] = cells.image_batch(self.containers[cell.target], cell.gil)
+                else:
+                    raise SelectionError(f"image {cell.target!r} is not part of this session")
+            (solo if alone(cell.lab, cell.method) else shared).setdefault(name, []).append((cell.lab, cell.method))
+        start = time.monotonic()
+        for phase, runners in ((shared, cells.RUNNERS), (solo, 1)):  # the solo phase: one cell at a time
+            solo_start = time.monotonic()
+            headers, found = cells.run(batches, phase, runners, abort=self._remove_containers)
             self.headers.update(headers)
             self.results.update({Cell(*key): r for key, r in found.items()})
-        if host_shared := [c for c in host if not alone(*c)]:
-            header, found = cells.run_host(host_shared)
-            self.headers[HOST] = header
-            self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
-        solo_start = time.monotonic()
-        for (name, gil), batch in by_image.items():  # the solo phase: one cell at a time
-            if solo := [c for c in batch if alone(*c)]:
-                self.headers[cells.variant(name, gil)], found = cells.run_image(self.containers[name], solo,
-                                                                                jobs=1, gil=gil)
-                self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
-        if solo := [c for c in host if alone(*c)]:
-            self.headers[HOST], found = cells.run_host(solo, jobs=1)
-            self.results.update({Cell(r.lab, r.image, r.method, r.gil): r for r in found})
         self.solo_s += time.monotonic() - solo_start
         self.wall_s += time.monotonic() - start
         return {cell: self.results[cell] for cell in todo}
