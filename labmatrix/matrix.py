@@ -130,8 +130,8 @@ def main(argv: list[str]) -> int:
     one = {"mirror": mirror, "repo": lambda: IMAGE_REPO, "project-label": lambda: LABEL,
            "python-label": lambda: PYTHON_VERSION_LABEL, "method-label": lambda: METHOD_LABEL,
            "gil-label": lambda: GIL_LABEL, "built-from-label": lambda: BUILT_FROM_LABEL}
-    if len(argv) == 1 and argv[0] in one:
-        print(one[argv[0]]())
+    if argv and set(argv) <= set(one):  # a line per name, in the order given
+        print("\n".join(one[name]() for name in argv))
         return 0
     if argv[:1] == ["values"] and len(argv) in (2, 3) and argv[1] in keys and argv[2:] in ([], ["--json"]):
         values = [getattr(image, argv[1]) for image in images()]
@@ -144,7 +144,7 @@ def main(argv: list[str]) -> int:
             elif image.source:
                 print(image.source, image.suite)
         return 0
-    print(f"usage: python3 -m labmatrix.matrix {'|'.join(one)} | values {{{'|'.join(keys)}}} [--json] "
+    print(f"usage: python3 -m labmatrix.matrix {{{'|'.join(one)}}}... | values {{{'|'.join(keys)}}} [--json] "
           "| tag IMAGE... | source IMAGE...", file=sys.stderr)
     return 2
 

@@ -61,6 +61,9 @@ def test_shell_reads_the_matrix_through_python():
     out = subprocess.run([sys.executable, "-m", "labmatrix.matrix", "tag", "py3.14"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert out.strip() == matrix.get_image("py3.14").tag
+    out = subprocess.run([sys.executable, "-m", "labmatrix.matrix", "python-label", "gil-label", "repo"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [matrix.PYTHON_VERSION_LABEL, matrix.GIL_LABEL, matrix.IMAGE_REPO]
 
 
 def test_bad_matrix_query_is_one_line():
