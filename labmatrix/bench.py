@@ -3,12 +3,14 @@
     python -m labmatrix.bench [--image NAME ...] [--lab LAB]
 
 Figure lines:
-``matrix cells=<N> wall_s=<s> solo_s=<of it, the solo phase> lab_s=<sum of in-container lab seconds> ratio=<wall/lab>``
+``matrix cells=<N> wall_s=<s> solo_s=<of it, the solo phase> lab_s=<sum of in-container lab seconds> cpu_s=<their CPU seconds> ratio=<wall/lab>``
 (every lab × image × method, containers already running), then
 ``one-lab lab=<LAB> cells=<N> wall_s=<s>`` (what ``scripts/lab LAB`` costs end to end:
 containers started, cells run, containers removed). With ``--solo-cost`` the matrix runs a
 second time with the timing cells among the others, and a third line reads
 ``solo-cost with_s=<s> without_s=<s> adds_s=<difference>``: what the solo phase adds.
+``--by-lab`` first lists each lab's cells with their seconds and CPU seconds, costliest
+first: where the matrix's time goes.
 """
 
 import argparse
@@ -25,6 +27,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--image", action="append", choices=matrix.image_names())
     parser.add_argument("--lab", default="main_guard", choices=matrix.lab_names())
     parser.add_argument("--solo-cost", action="store_true", help="also run the matrix without a solo phase")
+    parser.add_argument("--by-lab", action="store_true", help="list each lab's seconds and CPU seconds")
     args = parser.parse_args(argv)
     sel = Selection.pick(args.image or ())
     try:
@@ -37,6 +40,14 @@ def main(argv: list[str]) -> int:
         print(f"bench-matrix: {exc}", file=sys.stderr)
         return 1
     lab_s = sum(r.duration_s for r in results.values())
+    cpu_s = sum(r.cpu_s or 0 for r in results.values())
+    if args.by_lab:
+        by_lab: dict[str, list] = {}
+        for r in results.values():
+            by_lab.setdefault(r.lab, []).append(r)
+        for lab, rs in sorted(by_lab.items(), key=lambda kv: -sum(r.cpu_s or 0 for r in kv[1])):
+            print(f"{lab:22} cells={len(rs):3} lab_s={sum(r.duration_s for r in rs):6.1f} "
+                  f"cpu_s={sum(r.cpu_s or 0 for r in rs):6.1f}")
     bad = [r.id for r in results.values() if not r.ok]
     for name in sel.images:
         mine = [r for r in results.values() if r.image == name]
@@ -45,7 +56,7 @@ def main(argv: list[str]) -> int:
     if bad:
         print(f"({len(bad)} cells differ from their expectation: {', '.join(sorted(bad)[:5])} ...)")
     print(f"matrix cells={len(results)} wall_s={wall:.1f} solo_s={solo_s:.1f} lab_s={lab_s:.1f} "
-          f"ratio={wall / lab_s:.2f}")
+          f"cpu_s={cpu_s:.1f} ratio={wall / lab_s:.2f}")
     if args.solo_cost:
         with MatrixSession(sel.images, solo=False) as run:
             start = time.monotonic()

@@ -42,6 +42,7 @@ class Result:
     problems: list = field(default_factory=list)
     obs_all: dict = field(default_factory=dict)
     gil: str = ""  # "off" or "on" on a free-threaded image; "" where there is no GIL axis
+    cpu_s: float | None = None  # CPU seconds of the lab and the children it waited for
 
     @property
     def id(self) -> str:
@@ -94,7 +95,7 @@ def _parse(target: str, output: str, default_method: str, gil: str = "") -> tupl
         results.append(Result(
             lab=item["lab"], image=target, method=item["method"], outcome=item["outcome"],
             obs=item["obs"], obs_all=item.get("obs_all", {}), returncode=item["returncode"],
-            duration_s=item["duration_s"], stdout=item["stdout"], stderr=item["stderr"],
+            duration_s=item["duration_s"], cpu_s=item.get("cpu_s"), stdout=item["stdout"], stderr=item["stderr"],
             python=python, platform=platform, gil=gil,
             default_method=default_method or expect.platform_default(python, platform)))
     return header, results

@@ -37,6 +37,17 @@ LABS = {
         if __name__ == "__main__":
             lab.run(main)
     """,
+    "burns": """
+        import labkit as lab
+        def main(ctx):
+            n = 0
+            for i in range(3_000_000):
+                n += i
+            lab.observe("sum", n)
+            lab.outcome("ok")
+        if __name__ == "__main__":
+            lab.run(main)
+    """,
     "deadlocks": """
         import threading
         import labkit as lab
@@ -90,6 +101,14 @@ def test_reported_deadlock_with_observations(results):
     r = results["deadlocks"]
     assert r["outcome"] == "deadlock" and r["obs"]["second_acquire"] is False
     assert r["obs"]["requested_method"] == "spawn"
+
+
+def test_cpu_seconds_are_the_labs_own(results):
+    """cpu_s counts the lab's CPU, not its wall time: a lab that waits 0.5 s on a lock
+    uses far less CPU than one that adds three million numbers."""
+    burns, waits = results["burns"], results["deadlocks"]
+    assert burns["outcome"] == "ok" and burns["cpu_s"] > 0.1
+    assert 0 < waits["cpu_s"] < waits["duration_s"] - 0.3
 
 
 def test_bad_cell_is_one_line():

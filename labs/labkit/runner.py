@@ -9,7 +9,8 @@ it on the host. The bound is enforced here, next to the lab: a lab still running
 ``--timeout`` seconds has its whole process group killed and becomes ``timeout``.
 
 Each result line is a JSON object: lab, method, outcome, obs (key -> value), returncode,
-duration_s, stdout and stderr. ``obs`` keeps the last value of a key; ``obs_all`` keeps
+duration_s, cpu_s (the CPU seconds of the lab and the children it waited for), stdout and
+stderr. ``obs`` keeps the last value of a key; ``obs_all`` keeps
 every value, for keys emitted more than once.
 """
 
@@ -62,8 +63,20 @@ def parse_obs(stdout):
     return obs, {k: v for k, v in obs_all.items() if len(v) > 1}
 
 
+def children_cpu_s():
+    """CPU seconds of the waited-for children so far (the lab and every process it waited
+    for); None where the resource module is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    cpu_before = children_cpu_s()
     start = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, os.path.join(labs_dir, lab + ".py"), "--start-method", method],
@@ -81,6 +94,7 @@ def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
     # The lab's children (a forkserver, a resource tracker, a stuck child) are in its
     # process group: kill the group once more so nothing outlives the cell.
     kill_group(proc)
+    cpu_after = children_cpu_s()
     obs, obs_all = parse_obs(stdout)
     return {
         "lab": lab, "method": method,
@@ -88,6 +102,7 @@ def run_cell(lab, method, timeout, labs_dir=LABS_DIR):
         "obs": obs, "obs_all": obs_all,
         "returncode": None if timed_out else proc.returncode,
         "duration_s": round(duration, 3),
+        "cpu_s": None if cpu_before is None else round(cpu_after - cpu_before, 3),
         "stdout": stdout, "stderr": stderr,
     }
 
