@@ -82,3 +82,15 @@ def test_set_start_method_fork_works_without_force(spawn_image, lab_containers):
     out = run_py(lab_containers[spawn_image.name],
                  "import multiprocessing as mp; mp.set_start_method('fork'); print(mp.get_start_method(), mp.get_all_start_methods())")
     assert out.strip() == "fork ['spawn', 'fork', 'forkserver']"
+
+
+def test_a_server_start_builds_no_grammar_and_no_build_tool_stays(image, lab_containers):
+    """images/venv-finish drops rfc3987-syntax, whose import builds ~35 Earley parsers in
+    every Jupyter server (jupyter-server/jupyter_server#1559); jsonschema, which would use
+    it, still imports. The build-only scripts were mounted, never copied."""
+    code = ("import sys, os, jupyter_events.validators; "
+            "print('rfc3987_syntax' in sys.modules, 'lark' in sys.modules, "
+            "os.path.exists('/usr/local/sbin/apt-install'), os.path.exists('/usr/local/sbin/venv-finish'))")
+    rc, out, err = lab_containers[image.name].exec(["/opt/venv/bin/python", "-c", code], timeout=30)  # the server's
+    assert rc == 0, err
+    assert out.split() == ["False"] * 4
