@@ -144,7 +144,7 @@ def image_batch(container: LabContainer, gil: str = "") -> Batch:
 
 def run(batches: dict[str, Batch], todo: dict[str, list[tuple[str, str]]], runners: int = RUNNERS,
         abort: Callable[[], None] = lambda: None) -> tuple[dict, dict]:
-    """Run every target's cells (by variant: ``py3.14``, ``py3.13t-gil_off``, ``host``),
+    """Run every target's cells (by variant: ``py3.14``, ``py3.13t gil=off``, ``host``),
     ``runners`` batches at a time over all targets; check every result.
 
     More runners than cores only stretch every cell (a cell's bounded waits then expire on
