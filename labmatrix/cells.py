@@ -153,8 +153,8 @@ def run(batches: dict[str, Batch], todo: dict[str, list[tuple[str, str]]], runne
     More runners than cores only stretch every cell (a cell's bounded waits then expire on
     a starved process); a few more than cores keep the cores busy while some cells wait.
     Each target's cells are dealt into BATCHES_PER_RUNNER × runners / targets batches (of
-    MIN_BATCH_CELLS cells at least), so that a slow image does not finish alone; with one runner, each target's cells are one
-    batch run one cell at a time (the solo phase). On Ctrl-C or a failed batch ``abort``
+    MIN_BATCH_CELLS cells at least), so that a slow image does not finish alone; with one
+    runner, each target's cells are one batch run one cell at a time (the solo phase). On Ctrl-C or a failed batch ``abort``
     runs at once (the session removes its containers, which ends their execs).
     """
     todo = {name: cells for name, cells in todo.items() if cells}

@@ -209,14 +209,15 @@ class MatrixSession:
                 else:
                     raise SelectionError(f"image {cell.target!r} is not part of this session")
             (solo if alone(cell.lab, cell.method) else shared).setdefault(name, []).append((cell.lab, cell.method))
-        start = time.monotonic()
         for phase, runners in ((shared, cells.RUNNERS), (solo, 1)):  # the solo phase: one cell at a time
-            solo_start = time.monotonic()
+            start = time.monotonic()
             headers, found = cells.run(batches, phase, runners, abort=self._remove_containers)
             self.headers.update(headers)
             self.results.update({Cell(*key): r for key, r in found.items()})
-        self.solo_s += time.monotonic() - solo_start
-        self.wall_s += time.monotonic() - start
+            took = time.monotonic() - start
+            self.wall_s += took
+            if phase is solo:
+                self.solo_s += took
         return {cell: self.results[cell] for cell in todo}
 
     def write_report(self, selection: Selection | None = None, out: Path | None = None) -> Path:

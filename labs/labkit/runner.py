@@ -10,8 +10,8 @@ it on the host. The bound is enforced here, next to the lab: a lab still running
 
 Each result line is a JSON object: lab, method, outcome, obs (key -> value), returncode,
 duration_s, cpu_s (the CPU seconds of the lab and the children it waited for), stdout and
-stderr. ``obs`` keeps the last value of a key; ``obs_all`` keeps
-every value, for keys emitted more than once.
+stderr. ``obs`` keeps the last value of a key; ``obs_all`` keeps every value, for keys
+emitted more than once.
 """
 
 import json
@@ -20,6 +20,11 @@ import signal
 import subprocess
 import sys
 import time
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
 
 from labkit import CELL_TIMEOUT, METHODS, OBS_PREFIX, OUTCOME_PREFIX, kill_group, last_error
 
@@ -66,9 +71,7 @@ def parse_obs(stdout):
 def children_cpu_s():
     """CPU seconds of the waited-for children so far (the lab and every process it waited
     for); None where the resource module is missing (Windows)."""
-    try:
-        import resource
-    except ImportError:
+    if resource is None:
         return None
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
