@@ -115,3 +115,19 @@ def test_bad_cell_is_one_line():
     proc = subprocess.run([sys.executable, "-m", "labkit.runner", "nolab:spawn"], cwd=matrix.LABS_DIR,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_labkit_imports_only_what_every_lab_uses():
+    """Every lab process and every spawn or forkserver child of it imports labkit: json,
+    subprocess and traceback (on 3.14 with dataclasses and inspect) wait until a lab needs
+    them, and an observation still reads back with its type."""
+    probe = ("import sys, labkit; labkit.observe('k', {'a': [1, 2.5, None, True, 'x']}); "
+             "print(sorted({'json', 'subprocess', 'traceback', 'dataclasses'} & set(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=matrix.LABS_DIR, capture_output=True, text=True,
+                          timeout=30, check=True)
+    obs_line, imported = proc.stdout.splitlines()
+    assert imported == "[]"
+    read_back = subprocess.run([sys.executable, "-c", "import sys; from labkit.runner import parse_obs; "
+                                "print(parse_obs(sys.stdin.read())[0])"], cwd=matrix.LABS_DIR, input=obs_line,
+                               capture_output=True, text=True, timeout=30, check=True)
+    assert read_back.stdout.strip() == repr({"k": {"a": [1, 2.5, None, True, "x"]}})

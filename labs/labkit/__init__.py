@@ -9,10 +9,18 @@ A lab is a script in ``labs/`` that ends with::
 matching multiprocessing context (``default`` hands it the ``multiprocessing`` module
 itself, i.e. no explicit context), and prints what the lab observes as structured lines::
 
-    @@obs {"key": "lock_locked_inside", "value": true}
+    @@obs {'key': 'lock_locked_inside', 'value': True}
     @@outcome ok
 
-Narration goes to stdout as ordinary lines. The driver reads only the ``@@`` lines.
+Narration goes to stdout as ordinary lines. The driver reads only the ``@@`` lines. An
+observation is a Python literal (``repr``), which :mod:`labkit.runner` reads back with
+``ast.literal_eval``.
+
+Every lab's process and every spawn or forkserver child of it imports this module (a child
+re-imports the lab as ``__mp_main__``), so it imports only what a lab always uses:
+``json`` would bring ``re`` and ``traceback`` (3.14) ``dataclasses`` and ``inspect``
+through ``_colorize``, together more than half an interpreter start. The rest is imported
+where it is needed.
 
 The outcome is one of ``ok``, ``error:<Type>``, ``deadlock``, ``timeout``,
 ``crash:<signal>`` or ``unavailable``. A lab sets it with :func:`outcome`; an uncaught
@@ -27,13 +35,10 @@ is the only honest way to show spawn and forkserver from a notebook, because a k
 in a cell cannot be pickled by reference.
 """
 
-import json
 import multiprocessing
 import os
-import subprocess
 import sys
 import threading
-import traceback
 
 METHODS = ("fork", "spawn", "forkserver", "default")
 OUTCOME_PREFIX = "@@outcome "
@@ -59,8 +64,10 @@ def _emit(line):
 
 
 def observe(key, value):
-    """Record one observation for the driver (value must be JSON-serialisable)."""
-    _emit(OBS_PREFIX + json.dumps({"key": key, "value": value}, sort_keys=True))
+    """Record one observation for the driver: ``value`` is a literal that
+    ``ast.literal_eval`` reads back (None, bool, int, finite float, str, and lists, tuples
+    and dicts of them)."""
+    _emit(OBS_PREFIX + repr({"key": key, "value": value}))
     return value
 
 
@@ -107,6 +114,8 @@ def run_script(path, args=(), env=None, timeout=2 * BOUND, python_flags=()):
     Returns a dict with returncode (None if it had to be killed), stdout and stderr.
     ``PYTHONUNBUFFERED`` is removed unless ``env`` sets it, since buffering is a lesson.
     """
+    import subprocess
+
     # Buffering is a lesson, and a notebook kernel's forced colours would garble tracebacks.
     dropped = ("PYTHONUNBUFFERED", "FORCE_COLOR", "CLICOLOR_FORCE")
     child_env = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -229,6 +238,8 @@ def run(main, argv=None):
     try:
         main(ctx)
     except Exception as exc:  # the lab's own error is a result, not a crash
+        import traceback
+
         traceback.print_exc()
         _emit(OUTCOME_PREFIX + error_class(exc))
         sys.stdout.flush()

@@ -14,6 +14,7 @@ stderr. ``obs`` keeps the last value of a key; ``obs_all`` keeps every value, fo
 emitted more than once.
 """
 
+import ast
 import json
 import os
 import signal
@@ -60,8 +61,8 @@ def parse_obs(stdout):
     for line in stdout.splitlines():
         if line.startswith(OBS_PREFIX):
             try:
-                item = json.loads(line[len(OBS_PREFIX):])
-            except ValueError:
+                item = ast.literal_eval(line[len(OBS_PREFIX):])
+            except (ValueError, SyntaxError):
                 continue
             obs[item["key"]] = item["value"]
             obs_all.setdefault(item["key"], []).append(item["value"])
