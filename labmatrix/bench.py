@@ -55,6 +55,8 @@ def main(argv: list[str]) -> int:
               f"slowest={max(mine, key=lambda r: r.duration_s).id if mine else '-'}")
     if bad:
         print(f"({len(bad)} cells differ from their expectation: {', '.join(sorted(bad)[:5])} ...)")
+        for r in sorted((r for r in results.values() if not r.ok), key=lambda r: r.id)[:3]:
+            print(r.explain(), file=sys.stderr)  # a figure from a run that did not match is no figure
     print(f"matrix cells={len(results)} wall_s={wall:.1f} solo_s={solo_s:.1f} lab_s={lab_s:.1f} "
           f"cpu_s={cpu_s:.1f} ratio={wall / lab_s:.2f}")
     if args.solo_cost:
