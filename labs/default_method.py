@@ -27,7 +27,9 @@
   ``get_start_method(allow_none=True)`` was the platform default instead of ``None``.
 
 The requested start method of this run does not change any of that; it only decides what
-``ctx`` is, and ``default`` resolves to the platform default (``effective_method``).
+``ctx`` is, and ``default`` resolves to the platform default (``effective_method``). So the
+probes, which ask about the default itself, run in the ``default`` run only; a run with a
+named method shows just that its context is the method it names.
 """
 
 import labkit as lab
@@ -41,6 +43,11 @@ def probe(scenario):
 
 def main(ctx):
     lab.observe("effective_method", ctx.get_start_method())
+    if lab.method() != "default":
+        lab.say(f"--start-method {lab.method()}: the context is {ctx.get_start_method()!r}. The questions "
+                "about the default run in fresh interpreters, the same whatever this run names: "
+                "see the default run.")
+        return
 
     fresh = probe("fresh")
     lab.say(f"Fresh interpreter: get_start_method(allow_none=True) = {fresh['chosen_at_start']}")
