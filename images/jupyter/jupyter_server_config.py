@@ -75,8 +75,8 @@ if os.path.exists("/opt/kernel/bin/python"):
     # Jupytext gives a text notebook only the Python kernel whose argv[0] is the server's
     # own executable (jupytext/kernels.py kernelspec_from_language; jupytext/jupytext#672
     # made a miss an error, #1137 is the open issue), so a lab opened with no kernel and
-    # JupyterLab asked for one. Here the image's one Python kernel (python3, written by
-    # start-lab) is the match.
+    # JupyterLab asked for one. Here the image's one Python kernel (python3, written when
+    # the image is built by images/kernelspec) is the match.
     import jupytext.kernels
 
     _match = jupytext.kernels.kernelspec_from_language
