@@ -15,7 +15,7 @@ spawn children. To stay cheap it does not import multiprocessing: a meta-path ho
 copies the default context's bound methods into the package namespace.
 
 :func:`when_context_loads` and :func:`make_default` are that mechanism, shared with
-scripts/check's hook (labmatrix/check_box/hook/sitecustomize.py), which runs in these images.
+scripts/check's hook (labmatrix/check/box/hook/sitecustomize.py), which runs in these images.
 """
 
 import os

@@ -17,8 +17,8 @@ import argparse
 import sys
 import time
 
-from . import cli, matrix
-from .container import DriverError
+from . import matrix
+from .cli import run as run_command
 from .session import MatrixSession, Selection
 
 
@@ -30,15 +30,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--by-lab", action="store_true", help="list each lab's seconds and CPU seconds")
     args = parser.parse_args(argv)
     sel = Selection.pick(args.image or ())
-    try:
-        with MatrixSession(sel.images) as run:
-            start = time.monotonic()
-            results = run.run(sel.cells())
-            wall = time.monotonic() - start
-            solo_s = run.solo_s  # of wall_s: the timing runs, one at a time (session.SOLO)
-    except DriverError as exc:
-        print(f"bench-matrix: {exc}", file=sys.stderr)
-        return 1
+    with MatrixSession(sel.images) as run:
+        start = time.monotonic()
+        results = run.run(sel.cells())
+        wall = time.monotonic() - start
+        solo_s = run.solo_s  # of wall_s: the timing runs, one at a time (session.SOLO)
     lab_s = sum(r.duration_s for r in results.values())
     cpu_s = sum(r.cpu_s or 0 for r in results.values())
     if args.by_lab:
@@ -74,4 +70,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    run_command(main, "bench-matrix")

@@ -19,12 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 from . import expect
-from .container import LabContainer
-from .matrix import CELL_TIMEOUT, GIL_ENV, LABS_DIR, Image, platform_name, variant
+from .container import DriverError, LabContainer
+from .matrix import CELL_TIMEOUT, GIL_ENV, LABS_DIR, Image, cell_id, platform_name, variant
 
 
 @dataclass
 class Result:
+    """One cell's run (labkit.runner's line for it) and, once judged, what was expected,
+    why, and the problems: observed against expected."""
+
     lab: str
     image: str
     method: str
@@ -46,7 +49,7 @@ class Result:
 
     @property
     def id(self) -> str:
-        return f"{self.lab}-{self.image}-{self.method}" + (f"-gil_{self.gil}" if self.gil else "")
+        return cell_id(self.lab, self.image, self.method, self.gil)
 
     @property
     def variant(self) -> str:
@@ -104,7 +107,8 @@ def _parse(target: str, output: str, default_method: str, gil: str = "") -> tupl
     return header, results
 
 
-def check(result: Result) -> Result:
+def judge(result: Result) -> Result:
+    """The result with its expectation (labs/<lab>.expect.toml) and the problems found."""
     exp = expect.expected(result.lab, result.python, result.method, result.platform, result.gil)
     result.expected = {"outcome": exp.outcome, "obs": exp.obs}
     result.why = exp.why
@@ -126,7 +130,7 @@ def host_batch(part: list[tuple[str, str]]) -> tuple[dict, list[Result]]:
                           cwd=LABS_DIR, capture_output=True, text=True,
                           timeout=CELL_TIMEOUT * len(part) + 30)
     if proc.returncode != 0:
-        raise RuntimeError(f"runner failed on host: {proc.stderr.strip()}")
+        raise DriverError(f"runner failed on host: {proc.stderr.strip()}")
     return _parse("host", proc.stdout, "")
 
 
@@ -140,7 +144,7 @@ def image_batch(container: LabContainer, gil: str = "") -> Batch:
                                         timeout=CELL_TIMEOUT * len(part) + 30,
                                         env=GIL_ENV[gil] if gil else None)
         if code != 0:
-            raise RuntimeError(f"runner failed in {variant(image.name, gil)} (exit {code}): {err.strip()[-500:]}")
+            raise DriverError(f"runner failed in {variant(image.name, gil)} (exit {code}): {err.strip()[-500:]}")
         return _parse(image.name, out, image.default_method, gil)
     return batch
 
@@ -168,7 +172,7 @@ def run(batches: dict[str, Batch], todo: dict[str, list[tuple[str, str]]], runne
         for (name, _), future in zip(tasks, futures):
             header, found = future.result()
             headers[name] = header
-            results.update({(r.lab, r.image, r.method, r.gil): check(r) for r in found})
+            results.update({(r.lab, r.image, r.method, r.gil): judge(r) for r in found})
     except BaseException:
         abort()
         raise

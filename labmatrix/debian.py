@@ -32,20 +32,21 @@ import lzma
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from labmatrix.cli import run
+from labmatrix.errors import RunFailed
 from labmatrix.matrix import mirror as matrix_mirror
 from labmatrix.matrix import source_file
 
 TIMEOUT_S = 60
 
 
-class FetchError(Exception):
+class FetchError(RunFailed):
     """One line that says what failed and what to do."""
 
 
@@ -108,7 +109,7 @@ def find(name: str, suite: str, arch: str, mirror: str) -> Package:
 
 def fetch(name: str, suite: str, dest: Path, *, arch: str | None = None, mirror: str | None = None) -> Path:
     """Download package ``name`` of ``suite`` into ``dest``, verify it, return its path."""
-    mirror = (mirror or os.environ.get("DEBIAN_MIRROR") or matrix_mirror()).rstrip("/")
+    mirror = (mirror or matrix_mirror()).rstrip("/")
     package = find(name, suite, arch or host_arch(), mirror)
     data = _get(f"{mirror}/{package.filename}")
     digest = hashlib.sha256(data).hexdigest()
@@ -190,7 +191,7 @@ def fetch_source(spec: str, suite: str, dest: Path, *, mirror: str | None = None
     the index); a mismatch is an error, never a silent re-download over it.
     """
     source = Source.parse(spec)
-    mirror = (mirror or os.environ.get("DEBIAN_MIRROR") or matrix_mirror()).rstrip("/")
+    mirror = (mirror or matrix_mirror()).rstrip("/")
     path, sums = dest / source.filename, dest / f"{source.filename}.sha256"
     if path.exists() and sums.exists():
         want = sums.read_text().split()[0]
@@ -262,19 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--suite", required=True)
     src.add_argument("--dest", type=Path, default=Path("sources"))
     args = parser.parse_args(argv)
-    try:
-        if args.command == "source":
-            print(fetch_source(args.source, args.suite, args.dest))
-        elif args.command == "fetch":
-            print(fetch(args.package, args.suite, args.dest, arch=args.arch))
-        else:
-            for path in install_plugin(args.package, args.suite, args.dir or default_plugin_dir()):
-                print(path)
-    except FetchError as exc:
-        print(f"debian: {exc}", file=sys.stderr)
-        return 1
+    if args.command == "source":
+        print(fetch_source(args.source, args.suite, args.dest))
+    elif args.command == "fetch":
+        print(fetch(args.package, args.suite, args.dest, arch=args.arch))
+    else:
+        for path in install_plugin(args.package, args.suite, args.dir or default_plugin_dir()):
+            print(path)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, "debian")

@@ -25,6 +25,8 @@ import sys
 from pathlib import Path
 
 from . import matrix
+from .cli import run
+from .errors import BadInput
 
 PORTS = (1024, 65535)
 TOKEN_VAR = "JUPYTER_TOKEN"
@@ -32,7 +34,7 @@ _LINE = re.compile(r"\s*(?:export\s+)?(?P<key>[A-Za-z0-9_.\-]+)\s*(?:(?P<sep>[=:
 _EXPR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^${}]*))?\}")
 
 
-class EnvError(Exception):
+class EnvError(BadInput):
     """One line for the user: what is wrong, where, and how to fix it."""
 
 
@@ -83,7 +85,9 @@ def parse(text: str, environ: dict[str, str]) -> dict[str, tuple[int, str]]:
                         raise EnvError(f"has an unterminated {quote} quote")
                     body += "\n" + lines[number]
                     number += 1
-                end = re.search(rf"(?<!\\){quote}", body).start()
+                closing = re.search(rf"(?<!\\){quote}", body)
+                assert closing is not None  # the loop above read up to the closing quote
+                end = closing.start()
                 value = body[:end]
                 if quote == '"':
                     value = _interpolate(value.replace('\\"', '"'), {**environ, **_values(found)})
@@ -141,15 +145,13 @@ def prepare(path: Path, images: list[matrix.Image], environ: dict[str, str]) -> 
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python3 -m labmatrix.envfile ENV_FILE IMAGE ...", file=sys.stderr)
-        return 2
+        raise BadInput("usage: python3 -m labmatrix.envfile ENV_FILE IMAGE ...")
     path = Path(argv[0])
     try:
         images = [matrix.get_image(name) for name in argv[1:]]
-        token, new, ports = prepare(path, images, dict(os.environ))
-    except (EnvError, KeyError) as exc:
-        print(f"workshop: {exc}", file=sys.stderr)
-        return 1
+    except KeyError as exc:
+        raise BadInput(f"unknown image {exc}") from None
+    token, new, ports = prepare(path, images, dict(os.environ))
     if new:
         print(f"workshop: wrote a random {TOKEN_VAR} to {path} (keep it; delete the line for a new one)",
               file=sys.stderr)
@@ -160,4 +162,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(main, "workshop")

@@ -13,14 +13,14 @@ one is not, 2 on bad input.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
-from . import cli, matrix
+from . import matrix
 from .cells import Result
-from .container import DriverError
+from .cli import run as run_command
 from .matrix import variant
-from .session import HOST, MatrixSession, Selection, SelectionError
+from .session import HOST, MatrixSession, Selection
+from .table import text_table
 
 
 def _cell(r: Result | None) -> str:
@@ -29,9 +29,7 @@ def _cell(r: Result | None) -> str:
 
 def table(results: list[Result], targets: list[str], methods: list[str]) -> list[str]:
     index = {(r.variant, r.method): r for r in results}
-    rows = [["method", *targets]] + [[m, *(_cell(index.get((t, m))) for t in targets)] for m in methods]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in rows]
+    return text_table([["method", *targets]] + [[m, *(_cell(index.get((t, m))) for t in targets)] for m in methods])
 
 
 def notes(results: list[Result]) -> list[str]:
@@ -54,21 +52,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gil", action="append", default=[], help="on or off: one GIL mode of a free-threaded image")
     parser.add_argument("--host", action="store_true", help="also run it on this host's interpreter")
     args = parser.parse_args(argv)
-    try:
-        sel = Selection.pick(args.image, [args.lab], args.method, args.gil)
-    except SelectionError as exc:
-        print(f"lab: {exc}", file=sys.stderr)
-        return 2
+    sel = Selection.pick(args.image, [args.lab], args.method, args.gil)
     targets = [*sel.images, *([HOST] if args.host else [])]
     start = time.monotonic()
-    try:
-        with MatrixSession(sel.images) as run:
-            results = list(run.run(sel.cells(targets)).values())
-            columns = [variant(t, gil) for t, gil in sel.variants(targets)]
-            out = run.write_report(sel)
-    except DriverError as exc:
-        print(f"lab: {exc}", file=sys.stderr)
-        return 2
+    with MatrixSession(sel.images) as run:
+        results = list(run.run(sel.cells(targets)).values())
+        columns = [variant(t, gil) for t, gil in sel.variants(targets)]
+        out = run.write_report(sel)
     wall = time.monotonic() - start
     print("\n".join(table(results, columns, list(sel.methods))))
     print()
@@ -80,4 +70,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    run_command(main, "lab")

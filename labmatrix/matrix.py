@@ -9,19 +9,29 @@ Stdlib only, so shell scripts read the matrix through it with the host's ``pytho
     python3 -m labmatrix.matrix python-label          # the image label with the exact version
     python3 -m labmatrix.matrix gil-label             # the image label with the GIL facts
     python3 -m labmatrix.matrix source py3.13t        # python3.13=3.13.5 trixie (nothing if none)
+    python3 -m labmatrix.matrix hub-suite hub-python  # the hub image's Debian suite and Python
+
+``load()`` checks every key and value: a typo is one line naming the image and the key,
+with a close match when there is one (as cibuildwheel's option checks do).
 """
 
+import difflib
 import json
+import os
 import sys
-from dataclasses import dataclass, fields
+from collections.abc import Iterable
+from dataclasses import MISSING, dataclass, fields
 from functools import cache
 from pathlib import Path
 
 import tomllib
 
+from .cli import run as run_command
+from .errors import BadInput
+
 ROOT = Path(__file__).resolve().parent.parent
 LABS_DIR = ROOT / "labs"
-# The host side's words; labs/labkit defines the container side's, and tests/test_static.py
+# The host side's words; labs/labkit defines the container side's, and tests/test_vocabulary.py
 # ties the two together.
 METHODS = ("fork", "spawn", "forkserver", "default")
 #: The platforms an image can behave like (matrix.toml's ``platform``), and the
@@ -46,6 +56,19 @@ GIL_ENV = {"off": {}, "on": {"PYTHON_GIL": "1"}}
 #: The image labels the build sets from matrix.toml (compose.yaml's build labels).
 IMAGE_LABEL = f"{LABEL_PREFIX}.image"
 METHOD_LABEL = f"{LABEL_PREFIX}.default-method"
+#: What ties a container, network, volume or image to the run that made it (container.py).
+PID_LABEL = f"{LABEL_PREFIX}.driver-pid"
+HOST_LABEL = f"{LABEL_PREFIX}.driver-host"
+KEY_LABEL = f"{LABEL_PREFIX}.container-key"
+#: The environment that gives a workshop's compose project the driver labels (the tests'
+#: projects; an attendee's workshop has them empty, so no sweep ever touches it).
+RUN_LABEL_ENV = {PID_LABEL: "LABMATRIX_DRIVER_PID", HOST_LABEL: "LABMATRIX_DRIVER_HOST"}
+#: The hub's network label with the port of its API, and the attendee's name on each
+#: server and work volume (labmatrix/hub, images/hub/jupyterhub_config.py).
+API_PORT_LABEL = f"{LABEL_PREFIX}.hub-api-port"
+HUB_USER_LABEL = f"{LABEL}-user"
+#: The environment variable that overrides [debian] mirror for one run.
+MIRROR_ENV = "DEBIAN_MIRROR"
 
 
 @dataclass(frozen=True)
@@ -78,13 +101,73 @@ class Image:
         return self.python.removesuffix("t")
 
 
+class MatrixError(BadInput):
+    """matrix.toml has a key or a value that cannot be used: one line naming where."""
+
+
+#: The tables of matrix.toml and their keys (images are checked against ``Image``).
+TABLES = {"debian": {"mirror"}, "hub": {"suite", "python"}, "image": set()}
+
+
+def _unknown(where: str, key: str, valid: Iterable[str]) -> MatrixError:
+    close = difflib.get_close_matches(key, list(valid), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(sorted(valid))}"
+    return MatrixError(f"matrix.toml: {where}: unknown key {key!r}{hint}")
+
+
+def validate(data: dict) -> dict:
+    """``data`` (matrix.toml, parsed) if every table, key and value is known; else MatrixError."""
+    for table in data:
+        if table not in TABLES:
+            raise _unknown("top level", table, TABLES)
+    for table, keys in TABLES.items():
+        if table != "image":
+            for key in data.get(table, {}):
+                if key not in keys:
+                    raise _unknown(f"[{table}]", key, keys)
+    known = {f.name: f for f in fields(Image)}
+    required = [name for name, f in known.items() if f.default is MISSING]
+    names: set[str] = set()
+    ports: dict[int, str] = {}
+    for n, entry in enumerate(data.get("image", []), 1):
+        where = f"image {entry.get('name', f'#{n}')!r}"
+        for key, value in entry.items():
+            if key not in known:
+                raise _unknown(where, key, known)
+            want = int if key == "port" else str
+            if not isinstance(value, want) or isinstance(value, bool):
+                raise MatrixError(f"matrix.toml: {where}: {key} = {value!r} is not a{'n integer' if want is int else ' string'}")
+        for key in required:
+            if key not in entry:
+                raise MatrixError(f"matrix.toml: {where}: {key} is missing")
+        if entry["default_method"] not in METHODS[:-1]:
+            raise MatrixError(f"matrix.toml: {where}: default_method = {entry['default_method']!r}; "
+                              f"valid: {', '.join(METHODS[:-1])}")
+        if entry["platform"] not in PLATFORMS:
+            raise MatrixError(f"matrix.toml: {where}: platform = {entry['platform']!r}; valid: {', '.join(PLATFORMS)}")
+        if entry["name"] in names:
+            raise MatrixError(f"matrix.toml: {where}: the name is used twice")
+        if entry["port"] in ports:
+            raise MatrixError(f"matrix.toml: {where}: port {entry['port']} is {ports[entry['port']]!r}'s too")
+        if not 1024 <= entry["port"] <= 65535:
+            raise MatrixError(f"matrix.toml: {where}: port {entry['port']} is not in 1024-65535")
+        names.add(entry["name"])
+        ports[entry["port"]] = entry["name"]
+    return data
+
+
 @cache
 def load() -> dict:
-    return tomllib.loads((ROOT / "matrix.toml").read_text())
+    return validate(tomllib.loads((ROOT / "matrix.toml").read_text()))
 
 
 def images() -> list[Image]:
     return [Image(**entry) for entry in load()["image"]]
+
+
+def hub() -> dict[str, str]:
+    """The hub image's Debian suite and Python (its lock is requirements/hub.txt)."""
+    return dict(load()["hub"])
 
 
 def image_names() -> list[str]:
@@ -95,6 +178,11 @@ def variant(image: str, gil: str = "") -> str:
     """The name of an image's GIL variant in reports and headers: ``py3.13t gil=off``, or
     just the image where it has no GIL axis."""
     return f"{image} gil={gil}" if gil else image
+
+
+def cell_id(lab: str, target: str, method: str, gil: str = "") -> str:
+    """A cell's id in test ids, reports and scripts/lab: ``main_guard-py3.13t-fork-gil_off``."""
+    return f"{lab}-{target}-{method}" + (f"-gil_{gil}" if gil else "")
 
 
 def get_image(name: str) -> Image:
@@ -110,8 +198,11 @@ def source_file(source: str) -> str:
     return f"{package}_{version}.orig.tar.xz"
 
 
-def mirror() -> str:
-    return load()["debian"]["mirror"]
+def mirror(override: bool = True) -> str:
+    """The Debian mirror: DEBIAN_MIRROR for one run, else matrix.toml's (the one place
+    that applies the override; ``override=False`` is the file's, which compose.yaml is
+    rendered with)."""
+    return (override and os.environ.get(MIRROR_ENV)) or load()["debian"]["mirror"]
 
 
 def platform_name(value: str) -> str:
@@ -128,6 +219,7 @@ def lab_names() -> list[str]:
 def main(argv: list[str]) -> int:
     keys = [f.name for f in fields(Image)] + ["debian_python"]
     one = {"mirror": mirror, "repo": lambda: IMAGE_REPO, "project-label": lambda: LABEL,
+           "hub-suite": lambda: hub()["suite"], "hub-python": lambda: hub()["python"],
            "python-label": lambda: PYTHON_VERSION_LABEL, "method-label": lambda: METHOD_LABEL,
            "gil-label": lambda: GIL_LABEL, "built-from-label": lambda: BUILT_FROM_LABEL}
     if argv and set(argv) <= set(one):  # a line per name, in the order given
@@ -150,4 +242,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_command(main, "matrix")

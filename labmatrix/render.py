@@ -1,6 +1,6 @@
 """Render the files that follow matrix.toml: compose.yaml, the README's image table, the
 kernel table of the workshop's landing page (labs/README.md), and the hub's profiles and
-Zero to JupyterHub config (labmatrix/hub.py).
+Zero to JupyterHub config (labmatrix/hub/command.py).
 
     python -m labmatrix.render          write them
     python -m labmatrix.render --check  exit 1 if a rendered file is out of date
@@ -8,13 +8,14 @@ Zero to JupyterHub config (labmatrix/hub.py).
 
 import ast
 import re
-import sys
 
 import jinja2
 
-from . import hub, matrix
+from . import matrix
+from .cli import run
 from .envfile import port_var
 from .hardening import HARDENING
+from .hub import command as hub
 
 TEMPLATES = matrix.ROOT / "labmatrix" / "templates"
 
@@ -31,8 +32,8 @@ def compose_yaml() -> str:
     images = [dict(vars(i), tag=i.tag, port_var=port_var(i), debian_python=i.debian_python,
                    source_file=i.source and matrix.source_file(i.source)) for i in matrix.images()]
     return env.get_template("compose.yaml.j2").render(
-        images=images, mirror=matrix.mirror(), label=matrix.LABEL, hardening=HARDENING,
-        image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL)
+        images=images, mirror=matrix.mirror(override=False), label=matrix.LABEL, hardening=HARDENING,
+        image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL, run_label_env=matrix.RUN_LABEL_ENV)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -78,7 +79,7 @@ def outputs() -> dict:
     for path, name, text in BLOCKS:
         if path.exists():
             current = files.get(path, path.read_text())
-            files[path] = _mark(name).sub(lambda m, t=text: m.group(1) + t() + m.group(2), current)
+            files[path] = _mark(name).sub(lambda m, t=text: str(m.group(1) + t() + m.group(2)), current)
     return files
 
 
@@ -94,4 +95,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(main, "render")

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import jinja2
 
 from . import matrix
+from .cli import run
+from .errors import BadInput
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 METHOD_ORDER = {m: i for i, m in enumerate(matrix.METHODS)}
@@ -41,7 +42,7 @@ def _differs(cells: list[dict]) -> set[tuple[str, str, str]]:
 
 
 def _reasons(cells: list[dict]) -> dict[str, list[str]]:
-    reasons = defaultdict(dict)
+    reasons: dict[str, dict[str, None]] = defaultdict(dict)
     for c in cells:
         for why in c["why"].values():
             reasons[c["lab"]][why] = None
@@ -130,7 +131,7 @@ STORAGE_NOTES = {
 def start_costs(cells: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     """image -> label -> (median ms, min ms or None), for the START_COSTS each image measured."""
     index = {(c["lab"], c["image"], c["method"]): c["obs"] for c in cells}
-    found = defaultdict(dict)
+    found: dict[str, dict] = defaultdict(dict)
     for image in sorted({c["image"] for c in cells}, key=lambda i: (["host", *matrix.image_names()] + [i]).index(i)):
         for label, lab, method, key in START_COSTS:
             obs = index.get((lab, image, method), {})
@@ -220,8 +221,7 @@ def write(results: list, out_dir: str, run: dict) -> Path:
 def main(argv: list[str]) -> int:
     path = Path(argv[0] if argv else matrix.ROOT / "results" / "matrix.json")
     if not path.exists():
-        print(f"report: {path} not found; run the tests first (scripts/test)", file=sys.stderr)
-        return 1
+        raise BadInput(f"{path} not found; run the tests first (scripts/test)")
     render(json.loads(path.read_text()), path.parent)
     print(f"report: wrote {path.parent}/matrix.md, matrix.html" +
           (", start-cost.png" if (path.parent / "start-cost.png").exists() else ""))
@@ -229,4 +229,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(main, "report")

@@ -4,10 +4,10 @@
         results = run.run(Selection.pick(labs=["main_guard"]).cells(["py3.13", "py3.14"]))
         run.write_report()
 
-``MatrixSession`` owns, in order: the Docker client, the sweep of what a dead driver left,
-the check that the images are built, one container per image (an ``ExitStack``, so a
-failure or Ctrl-C at any point removes what was started), running cells in batches, and
-the results with their report. ``host`` is a target too: the interpreter running the
+``MatrixSession`` owns a ``ContainerPool`` (labmatrix/container.py: the Docker client, the
+sweep of what a dead run left, the check that the images are built, one container per
+image, removed on any failure or Ctrl-C), runs cells in batches, and keeps the results
+with their report. ``host`` is a target too: the interpreter running the
 driver, with no container.
 """
 
@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from . import cells, matrix, report
 from .cells import Result
-from .container import LabContainer, client, remove_mine, require_images, sweep
+from .container import ContainerPool, LabContainer
+from .errors import BadInput
 
 HOST = "host"
 RESULTS_DIR = matrix.ROOT / "results"
@@ -43,7 +42,7 @@ def is_solo(lab: str, method: str) -> bool:
     return method in SOLO.get(lab, ())
 
 
-class SelectionError(ValueError):
+class SelectionError(BadInput):
     """An unknown image, lab, method or GIL mode: one line that lists the valid ones."""
 
 
@@ -55,7 +54,7 @@ class Cell(NamedTuple):
 
     @property
     def id(self) -> str:
-        return f"{self.lab}-{self.target}-{self.method}" + (f"-gil_{self.gil}" if self.gil else "")
+        return matrix.cell_id(self.lab, self.target, self.method, self.gil)
 
 
 def gil_modes(target: str) -> tuple[str, ...]:
@@ -138,23 +137,19 @@ def report_dir(selection: Selection | None, images_ran: bool = True) -> Path:
 class MatrixSession:
     """One run of the matrix over ``images`` (plus the host, which needs no container)."""
 
-    def __init__(self, images: Sequence[str] = (), *, cli=None, container_options: dict | None = None,
-                 solo: bool = True):
+    def __init__(self, images: Sequence[str] = (), *, docker_client=None, solo: bool = True):
         self.images = [matrix.get_image(name) for name in images]
         self.solo = solo  # False runs the timing cells with the others (what the solo phase costs)
-        self.cli = cli
-        self.container_options = container_options or {}  # extra LabContainer mounts (scripts/check)
+        self.pool = ContainerPool(docker_client)
         self.containers: dict[str, LabContainer] = {}
         self.results: dict[Cell, Result] = {}
         self.headers: dict[str, dict] = {}
         self.wall_s = 0.0
         self.solo_s = 0.0  # of wall_s, the solo phase's
         self.storage_driver = ""
-        self._stack: ExitStack | None = None
-        self._swept = False
 
     def __enter__(self) -> MatrixSession:
-        self._stack = ExitStack()
+        self.pool.__enter__()
         try:
             self.add_images(self.images)
         except BaseException:
@@ -162,24 +157,14 @@ class MatrixSession:
             raise
         return self
 
-    def add_images(self, images: Sequence[matrix.Image], cli=None) -> None:
-        """Check, then start, one container per image (side by side: each start costs a
-        second or so of daemon time); they are removed when the session ends."""
+    def add_images(self, images: Sequence[matrix.Image]) -> None:
+        """Check, then start, one container per image not started yet (side by side);
+        they are removed when the session ends."""
         images = [i for i in images if i.name not in self.containers]
         if not images:
             return
-        if not self._swept:
-            self.cli = self.cli or cli or client()
-            sweep(self.cli)
-            self._stack.callback(remove_mine, self.cli)  # the last line of defence
-            self._swept = True
-        require_images(self.cli, images)
-        boxes = [LabContainer(self.cli, image, **self.container_options) for image in images]
-        for box in boxes:
-            self._stack.push(box.__exit__)  # removed even if its start is interrupted
-        with ThreadPoolExecutor(len(boxes)) as pool:
-            list(pool.map(LabContainer.__enter__, boxes))
-        self.containers.update({box.image.name: box for box in boxes})
+        self.pool.start(images)
+        self.containers = self.pool.first()
         self.images = [*self.images, *(i for i in images if i not in self.images)]
 
     def _remove_containers(self) -> None:
@@ -187,9 +172,7 @@ class MatrixSession:
             container.remove()
 
     def __exit__(self, *exc_info) -> None:
-        if self._stack is not None:
-            self._stack.close()
-            self._stack = None
+        self.pool.__exit__(*exc_info)
         self.containers = {}
 
     def run(self, todo: Iterable[Cell]) -> dict[Cell, Result]:
@@ -218,11 +201,14 @@ class MatrixSession:
             self.wall_s += took
             if phase is solo:
                 self.solo_s += took
+        for cell in todo:  # LABMATRIX_KEEP_CONTAINERS=1 keeps a failing cell's container
+            if not self.results[cell].ok and cell.target in self.containers:
+                self.containers[cell.target].failed = True
         return {cell: self.results[cell] for cell in todo}
 
     def write_report(self, selection: Selection | None = None, out: Path | None = None) -> Path:
-        if self.cli is not None and not self.storage_driver:
-            self.storage_driver = self.cli.info().get("Driver", "")
+        if self.pool.docker_client is not None and not self.storage_driver:
+            self.storage_driver = self.pool.docker_client.info().get("Driver", "")
         run = {"wall_s": round(self.wall_s, 2), "solo_s": round(self.solo_s, 2), "solo": {lab: list(methods) for lab, methods in SOLO.items()},
                "storage_driver": self.storage_driver, "headers": self.headers}
         images_ran = any(cell.target != HOST for cell in self.results)

@@ -7,7 +7,8 @@ import pytest
 pytest.register_assert_rewrite("tests.utils")  # before the helpers below are imported
 
 from labmatrix import matrix  # noqa: E402
-from labmatrix.container import DriverError, client  # noqa: E402
+from labmatrix.container import client  # noqa: E402
+from labmatrix.errors import MissingEnvironment  # noqa: E402
 from labmatrix.session import MatrixSession, Selection, report_dir  # noqa: E402
 from tests.utils.matrix_plugin import RESULTS, SELECTION, SESSION, wanted  # noqa: E402
 
@@ -28,7 +29,7 @@ def results_dir(request, selection) -> Path:
 def docker_client(request):
     try:
         return client()
-    except DriverError as exc:
+    except MissingEnvironment as exc:
         if request.config.getoption("--require-docker") or request.config.getoption("--image"):
             pytest.exit(str(exc), returncode=3)
         pytest.skip(str(exc))
@@ -45,8 +46,8 @@ def lab_session(request) -> MatrixSession:
 @pytest.fixture(scope="session")
 def lab_containers(docker_client, selection, lab_session) -> dict:
     try:
-        lab_session.add_images([matrix.get_image(name) for name in selection.images], cli=docker_client)
-    except DriverError as exc:
+        lab_session.add_images([matrix.get_image(name) for name in selection.images])
+    except MissingEnvironment as exc:
         pytest.exit(str(exc), returncode=3)
     return lab_session.containers
 

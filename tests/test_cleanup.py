@@ -1,5 +1,6 @@
 """Nothing is left behind: not after a pass, not after Ctrl-C, not after a driver crash."""
 
+import io
 import os
 import signal
 import subprocess
@@ -8,8 +9,10 @@ import time
 
 import pytest
 
-from labmatrix import matrix
-from labmatrix.container import PID_LABEL, LabContainer, sweep
+from labmatrix import matrix, wait
+from labmatrix.container import LabContainer, force_remove, run_labels, sweep_dead
+from labmatrix.errors import RunFailed
+from labmatrix.matrix import PID_LABEL
 
 pytestmark = pytest.mark.docker
 
@@ -23,12 +26,10 @@ def _networks(cli):
 
 
 def _wait_for(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)  # polling Docker from the test, not ordering a lab; nothing waits on it
-    return False
+    try:
+        return wait.until(predicate, seconds, every=0.05)
+    except RunFailed:
+        return False
 
 
 def test_container_is_removed_after_use(docker_client):
@@ -58,8 +59,41 @@ def test_sweep_removes_what_a_crashed_driver_left(docker_client):
     proc = subprocess.run([sys.executable, "-c", code], cwd=matrix.ROOT, capture_output=True, text=True, timeout=60)
     pid = int(proc.stdout.split()[0])
     assert _containers(docker_client, pid), "the crashed driver should have left its container"
-    sweep(docker_client)
+    sweep_dead(docker_client)
     assert not _containers(docker_client, pid)
+
+
+def _made_by(docker_client, pid: int) -> list:
+    flt = {"label": f"{PID_LABEL}={pid}"}
+    return [*docker_client.containers.list(all=True, filters=flt), *docker_client.networks.list(filters=flt),
+            *docker_client.volumes.list(filters=flt), *docker_client.images.list(filters=flt)]
+
+
+def test_one_sweep_removes_every_kind_a_dead_run_left(docker_client):
+    """A run that was killed leaves a container, a network, a volume and an image behind
+    (a workshop's compose project, a test hub, a driver): the next run removes all four,
+    and never what a live run made, nor anything without a driver pid (an attendee's work)."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    base = f"debian:{matrix.images()[0].suite}-slim"
+    made, kept = [], docker_client.volumes.create(labels={matrix.LABEL: "concurrency-lab"})
+    try:
+        for pid in (dead.pid, os.getpid()):
+            labels = run_labels(pid)
+            made.append(docker_client.volumes.create(labels=labels))
+            made.append(docker_client.networks.create(f"concurrency-lab-sweep-{pid}", labels=labels))
+            made.append(docker_client.containers.create(base, ["true"], labels=labels, network_mode="none"))
+            image, _ = docker_client.images.build(fileobj=io.BytesIO(f"FROM {base}\n".encode()), labels=labels,
+                                                  rm=True)
+            made.append(image)
+        assert len(_made_by(docker_client, dead.pid)) == 4
+        sweep_dead(docker_client)
+        assert not _made_by(docker_client, dead.pid)
+        assert len(_made_by(docker_client, os.getpid())) == 4
+        docker_client.volumes.get(kept.name)  # no driver pid: never swept
+    finally:
+        for item in [*_made_by(docker_client, os.getpid()), kept]:
+            force_remove(item)
 
 
 def test_ctrl_c_leaves_nothing(docker_client, tmp_path):

@@ -42,7 +42,7 @@ def test_start_cost_plot(tmp_path):
 def test_missing_json_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "labmatrix.report", str(tmp_path / "none.json")],
                           cwd=matrix.ROOT, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1  # bad input (labmatrix/errors.py)
 
 
 def test_start_costs_are_five_per_image(tmp_path):

@@ -135,3 +135,10 @@ def test_workflow_matrix_is_read_from_matrix_toml(tmp_path):
     readme = re.search(r"`(pytest tests/test_host_labs\.py[^`]*)`", (matrix.ROOT / "README.md").read_text())
     assert readme, "the README names no native command"
     assert [step["run"].strip() for step in native["steps"] if "test_host_labs" in step.get("run", "")] == [readme[1]]
+
+
+def test_mypy():
+    """labmatrix/ type-checks (pyproject.toml [tool.mypy]); labkit stays untyped stdlib for 3.9."""
+    proc = subprocess.run([sys.executable, "-m", "mypy", "labmatrix"], cwd=matrix.ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

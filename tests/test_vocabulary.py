@@ -2,10 +2,14 @@
 host side (labmatrix, with its dependencies) to the container side (labs/labkit and the
 image's start-up hook, stdlib only, which cannot import labmatrix)."""
 
+import ast
 import importlib.util
+import io
 import re
+import shutil
 import subprocess
 import sys
+import tokenize
 from pathlib import Path
 
 from labmatrix import cells, expect, matrix, render
@@ -78,3 +82,69 @@ def test_comments_cite_upstream_not_a_private_fact_sheet():
     found = [p for p in tracked if p.endswith((".py", ".toml", ".md", ".j2", ".sh", ".yml", ".yaml"))
              and re.search(r"facts §\d", (ROOT / p).read_text(errors="replace"))]
     assert not found, f"cite the CPython issue or docs section instead of 'facts §N': {found}"
+
+
+# A repository path in a comment, a docstring or a doc page: labmatrix/cells.py, tests/utils/, ...
+_REPO_PATH = re.compile(r"(?<![\w/.-])((?:labmatrix|tests|scripts|images|labs|docs|deploy|requirements|\.ci|\.github)"
+                        r"/[\w./-]*[\w/])(?![\w$<{-]|\.\w)")
+# Paths of other projects named beside them (docker-stacks' tests/utils/wait.py, ...).
+_UPSTREAM = re.compile(r"docker-stacks|cibuildwheel|cpython|CPython|nox\b|Lib/test")
+
+
+def _commentary(path: Path) -> list[str]:
+    """The lines of a file that a reader reads as prose: comments and docstrings of Python,
+    comment lines of shell, YAML and TOML, and every line of Markdown."""
+    text = path.read_text(errors="replace")
+    if path.suffix == ".md":
+        return text.splitlines()
+    if path.suffix == ".py":
+        tree = ast.parse(text)
+        docs = [ast.get_docstring(node) or "" for node in ast.walk(tree)
+                if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))]
+        comments = [tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+                    if tok.type == tokenize.COMMENT]
+        return [line for doc in docs for line in doc.splitlines()] + comments
+    return [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
+
+
+def test_every_repository_path_named_in_a_comment_exists():
+    """Comments, docstrings and docs name files that are there (a renamed module leaves no
+    stale pointer behind); placeholders such as py3.X and upstream projects' paths aside."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    stale = []
+    for name in tracked:
+        path = ROOT / name
+        if name.startswith(("requirements/", "wheelhouse/", "tests/fixtures/")) or not path.is_file():
+            continue
+        if not (path.suffix in (".py", ".md", ".yml", ".yaml", ".toml", ".j2")
+                or name.startswith(("scripts/", ".ci/", "images/"))):
+            continue
+        for line in _commentary(path):
+            if _UPSTREAM.search(line):
+                continue
+            for ref in _REPO_PATH.findall(line):
+                ref = ref.rstrip(".")
+                if ".X" not in ref and not (ROOT / ref).exists():
+                    stale.append(f"{name}: {ref}")
+    assert not stale, "comments name paths that do not exist:\n" + "\n".join(stale)
+
+
+def test_a_typo_in_matrix_toml_is_one_line(tmp_path):
+    """matrix.load() checks keys and values; a typo is one line naming the image and the key."""
+    shutil.copytree(ROOT / "labmatrix", tmp_path / "labmatrix", ignore=shutil.ignore_patterns("__pycache__"))
+    good = (ROOT / "matrix.toml").read_text()
+    cases = [
+        (good.replace('default_method = "fork"', 'default_metod = "fork"', 1),
+         "matrix.toml: image 'py3.9': unknown key 'default_metod'; did you mean 'default_method'?"),
+        (good.replace('platform = "macos"', 'platform = "macOS"', 1),
+         "matrix.toml: image 'py3.13-spawn': platform = 'macOS'; valid: linux, macos, windows"),
+        (good.replace('default_method = "forkserver"', 'default_method = "forksever"', 1),
+         "matrix.toml: image 'py3.14': default_method = 'forksever'; valid: fork, spawn, forkserver"),
+        (good.replace("port = 8841", "port = 8839", 1), "matrix.toml: image 'py3.11': port 8839 is 'py3.9''s too"),
+        (good.replace("[hub]", "[hubb]", 1), "matrix.toml: top level: unknown key 'hubb'; did you mean 'hub'?"),
+    ]
+    for text, line in cases:
+        (tmp_path / "matrix.toml").write_text(text)
+        proc = subprocess.run([sys.executable, "-m", "labmatrix.matrix", "values", "name"], cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert (proc.returncode, proc.stderr.strip().splitlines()) == (2, [f"matrix: {line}"]), proc.stderr

@@ -1,6 +1,6 @@
 # JupyterHub for the workshop (scripts/hub), after jupyterhub/jupyterhub-deploy-docker: a
 # small config whose DockerSpawner settings come from the environment, which scripts/hub
-# (labmatrix/hub.py) sets. The profiles and the container lockdown come from profiles.json,
+# (labmatrix/hub/command.py) sets. The profiles and the container lockdown come from profiles.json,
 # rendered from matrix.toml and labmatrix/hardening.py by scripts/render.
 import html
 import json
@@ -30,6 +30,10 @@ RENDERED = json.loads(open("/etc/jupyterhub/profiles.json").read())
 PROFILES = {p["name"]: p for p in RENDERED["profiles"]}
 NAME = need("HUB_NAME", "start the hub with scripts/hub")
 LABEL = RENDERED["label"]
+USER_LABEL = RENDERED["user_label"]
+# What every container and volume of this hub carries: its name, and the labels of the run
+# that started it (a test's or a benchmark's, so that a dead run's hub is swept).
+LABELS = {**json.loads(env.get("HUB_RUN_LABELS") or "{}"), LABEL: NAME}
 
 # --- Log-in: JupyterHub's shared-password authenticator (JupyterHub >= 5.3).
 # https://jupyterhub.readthedocs.io/en/stable/reference/api/authenticators.html
@@ -122,7 +126,7 @@ class LabSpawner(DockerSpawner):
         try:
             await self.docker("inspect_volume", volume)
         except docker.errors.NotFound:
-            await self.docker("create_volume", name=volume, labels={LABEL: NAME, f"{LABEL}-user": self.user.name})
+            await self.docker("create_volume", name=volume, labels={**LABELS, USER_LABEL: self.user.name})
         return await super().start()
 
 
@@ -172,9 +176,9 @@ if swarm:
     # (https://docs.docker.com/reference/api/engine/version/v1.41/#tag/Service).
     c.SwarmSpawner.extra_container_spec = {
         "init": hardening["init"], "cap_drop": hardening["cap_drop"], "user": "1000:1000",
-        "labels": {LABEL: NAME}, "healthcheck": {"Test": ["NONE"]}}
+        "labels": LABELS, "healthcheck": {"Test": ["NONE"]}}
     c.SwarmSpawner.extra_resources_spec = {"mem_limit": byte_size(hardening["mem_limit"])}
-    c.SwarmSpawner.extra_create_kwargs = {"labels": {LABEL: NAME, f"{LABEL}-user": "{username}"}}
+    c.SwarmSpawner.extra_create_kwargs = {"labels": {**LABELS, USER_LABEL: "{username}"}}
     # The hub reaches a server by its service's name: DNS round-robin answers with the
     # task's address, where a virtual IP needs the kernel's IPVS on every node
     # (https://docs.docker.com/engine/swarm/networking/#configure-service-discovery).
@@ -183,7 +187,7 @@ else:
     c.DockerSpawner.remove = True  # a stopped server's container goes; its work volume stays
     c.DockerSpawner.extra_host_config = dict(hardening)
     c.DockerSpawner.extra_create_kwargs = {
-        "labels": {LABEL: NAME, f"{LABEL}-user": "{username}"},
+        "labels": {**LABELS, USER_LABEL: "{username}"},
         # The image's HEALTHCHECK asks the plain server's /api; under the hub the server
         # lives under /user/<name>/ and the hub watches it itself.
         "healthcheck": {"test": ["NONE"]},

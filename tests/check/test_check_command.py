@@ -8,13 +8,16 @@ import re
 import signal
 import subprocess
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from labmatrix import check, matrix
-from labmatrix.container import PID_LABEL
+from labmatrix import matrix, wait
+from labmatrix.check import command as check
+from labmatrix.matrix import PID_LABEL
 
-from .scripts_dir import SCRIPTS
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 CHECK = str(matrix.ROOT / "scripts" / "check")
 
@@ -61,15 +64,18 @@ def test_help_is_the_usage():
 def test_cells_that_agree_up_to_pids_addresses_paths_and_timings_are_one_group():
     """Two runs' real-looking output that differ only in what varies from run to run."""
     def cell(pid, addr, tmp, took, method):
-        return {"outcome": "ok", "effective_method": method, "events": [{"event": "start", "pid": pid}],
-                "stdout": f"worker {pid} started\n{pid}\n<Lock object at {addr}>\nwrote {tmp}/x\ntook {took} s\n"
-                          f"method {method}\n[0, 1, 4, 9, 16]\n",
-                "stderr": f'Traceback (most recent call last):\n  File "/usr/lib/python3.{pid % 7}/x.py", '
-                          f'line {pid}, in f\n    g()\n    ~^^\nValueError: boom\n'}
+        return check.CheckCell(
+            image="py3.13", python="3.13.5", method=method, gil="", effective_method=method, outcome="ok",
+            returncode=0, duration_s=1.0, stdout_bytes=0, stderr_bytes=0, cut=[], waits=[], pids_refused=0,
+            ended_by_pids_limit=False, events=[{"event": "start", "pid": pid}],
+            stdout=f"worker {pid} started\n{pid}\n<Lock object at {addr}>\nwrote {tmp}/x\ntook {took} s\n"
+                   f"method {method}\n[0, 1, 4, 9, 16]\n",
+            stderr=f'Traceback (most recent call last):\n  File "/usr/lib/python3.{pid % 7}/x.py", '
+                   f'line {pid}, in f\n    g()\n    ~^^\nValueError: boom\n')
     same = [cell(17, "0x7f01", "/tmp/tmpab12", 1.0213, "fork"), cell(16, "0x7e99", "/tmp/tmpzz99", 0.98, "spawn")]
     assert len(check.group(same)) == 1
     other = cell(18, "0x7f01", "/tmp/tmpab12", 1.0213, "fork")
-    other["stdout"] = other["stdout"].replace("[0, 1, 4, 9, 16]", "[0, 1, 4, 9, 18]")
+    other = replace(other, stdout=other.stdout.replace("[0, 1, 4, 9, 16]", "[0, 1, 4, 9, 18]"))
     assert len(check.group([*same, other])) == 2
 
 
@@ -153,10 +159,8 @@ def test_ctrl_c_leaves_nothing(docker_client, tmp_path):
                             cwd=matrix.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     mine = {"label": f"{PID_LABEL}={proc.pid}"}
     try:
-        deadline = time.monotonic() + 120
-        while not docker_client.containers.list(filters=mine) and time.monotonic() < deadline:
-            time.sleep(0.1)  # polling Docker from the test; nothing waits on it
-        assert docker_client.containers.list(filters=mine), "the check never started its container"
+        wait.until(lambda: docker_client.containers.list(filters=mine), 120, every=0.1,
+                   what="the check's container")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -183,7 +187,7 @@ def test_free_threaded_image_runs_each_cell_with_the_gil_off_and_on(docker_clien
     tmp_path.chmod(0o755)
     script.chmod(0o644)
     proc = run(str(script), "--image", free[0], "--method", "fork", "--method", "spawn", "--out", str(tmp_path / "o"))
-    assert proc.stdout.splitlines()[0].split() == ["method", free[0], "gil-off", free[0], "gil-on"], proc.stdout
+    assert proc.stdout.splitlines()[0].split() == ["method", free[0], "gil=off", free[0], "gil=on"], proc.stdout
     cells = {(c["gil"], c["method"]): c for c in _results(tmp_path / "o")["cells"]}
     assert set(cells) == {("off", "fork"), ("off", "spawn"), ("on", "fork"), ("on", "spawn")}
     for (gil, _), cell in cells.items():

@@ -1,4 +1,4 @@
-"""Every known signature of labmatrix/check_signatures.toml, shown by a real script.
+"""Every known signature of labmatrix/check/signatures.toml, shown by a real script.
 
 One set of check containers (the scripts' folder mounted, as scripts/check mounts a
 script's) serves every script; each script runs in one image under the methods where its
@@ -8,13 +8,17 @@ signature shows, and the explanation the check gives is asserted.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from labmatrix import check, signatures
-from labmatrix.session import MatrixSession
+from labmatrix import matrix
+from labmatrix.check import command as check
+from labmatrix.check import signatures
+from labmatrix.container import ContainerPool
 
-from .scripts_dir import SCRIPTS
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 pytestmark = pytest.mark.docker
 
@@ -53,16 +57,15 @@ def test_every_signature_has_a_script():
 
 @pytest.fixture(scope="module")
 def boxes(docker_client):
-    with MatrixSession(IMAGES, cli=docker_client,
-                       container_options=check.container_options(SCRIPTS / "guarded.py")) as session:
-        yield session.containers
+    with ContainerPool(docker_client) as pool:
+        pool.start([matrix.get_image(name) for name in IMAGES], **check.container_options(SCRIPTS / "guarded.py"))
+        yield pool.boxes
 
 
 def run(boxes, script, image, methods, timeout):
     opts = check.Options(SCRIPTS / script, images=(image,), methods=methods, timeout=timeout)
-    cells = check.run_cells(boxes, opts)
-    check.explain_all(cells, timeout)
-    return {c["method"]: c for c in cells}
+    cells, _ = check.explain_all(check.run_cells(boxes, opts), timeout)
+    return {c.method: c for c in cells}
 
 
 @pytest.mark.parametrize("sig", sorted(SHOWN))
@@ -70,8 +73,8 @@ def test_signature_is_recognised(boxes, sig):
     script, image, methods, method, timeout = SHOWN[sig]
     cells = run(boxes, script, image, methods, timeout)
     cell = cells[method]
-    assert sig in cell["signatures"], (cell["outcome"], cell["signatures"], cell["stderr"][-800:])
-    assert cell["explanation"] and cell["recognised"]
+    assert sig in cell.signatures, (cell.outcome, cell.signatures, cell.stderr[-800:])
+    assert cell.explanation and cell.recognised
 
 
 def test_unguarded_script_per_method(boxes):
@@ -79,10 +82,10 @@ def test_unguarded_script_per_method(boxes):
     (the child's RuntimeError); on 3.14 forkserver, the default there, the parent itself
     dies of ConnectionResetError."""
     cells = run(boxes, "unguarded.py", "py3.14", ("fork", "spawn", "forkserver", "default"), 20)
-    assert cells["fork"]["outcome"] == "ok" and "child ran" in cells["fork"]["stdout"]
-    assert cells["forkserver"]["outcome"] == "error:ConnectionResetError"
-    assert cells["default"]["group"] == cells["forkserver"]["group"] != cells["fork"]["group"]
-    assert "main-guard" in cells["spawn"]["signatures"]
+    assert cells["fork"].outcome == "ok" and "child ran" in cells["fork"].stdout
+    assert cells["forkserver"].outcome == "error:ConnectionResetError"
+    assert cells["default"].group == cells["forkserver"].group != cells["fork"].group
+    assert "main-guard" in cells["spawn"].signatures
 
 
 def test_fork_bomb_is_ended_and_the_next_cell_is_clean(boxes):
@@ -92,12 +95,12 @@ def test_fork_bomb_is_ended_and_the_next_cell_is_clean(boxes):
         bomb = pool.submit(run, boxes, "fork_bomb.py", "py3.13", ("fork",), 30)
         beside = pool.submit(run, boxes, "guarded.py", "py3.9", ("fork", "spawn", "forkserver"), 20)
         cells, other = bomb.result(), beside.result()
-    assert cells["fork"]["outcome"] == "crash:SIGKILL" and cells["fork"]["signatures"] == ["pids-limit"]
-    assert cells["fork"]["ended_by_pids_limit"] and cells["fork"]["duration_s"] < 20  # not at its 30 s bound
-    assert {c["outcome"] for c in other.values()} == {"ok"}, other
+    assert cells["fork"].outcome == "crash:SIGKILL" and cells["fork"].signatures == ["pids-limit"]
+    assert cells["fork"].ended_by_pids_limit and cells["fork"].duration_s < 20  # not at its 30 s bound
+    assert {c.outcome for c in other.values()} == {"ok"}, other
     after = run(boxes, "guarded.py", "py3.13", ("fork", "spawn"), 20)
-    assert [c["outcome"] for c in after.values()] == ["ok", "ok"], after
-    code, out, _ = boxes["py3.13"].exec(
+    assert [c.outcome for c in after.values()] == ["ok", "ok"], after
+    code, out, _ = boxes["py3.13"][0].exec(
         ["python", "-c", "import os; print(sum(n.isdigit() for n in os.listdir('/proc')))"], timeout=20)
     assert code == 0 and int(out) < 8, f"processes left in the container: {out}"
 
@@ -106,11 +109,11 @@ def test_hook_forces_the_method_at_interpreter_start(boxes):
     """No edit of the script: the method in force is what the hook set (the platform
     default), and a script that pins its own method keeps it."""
     cells = run(boxes, "guarded.py", "py3.9", METHODS, 20)
-    assert {c["outcome"] for c in cells.values()} == {"ok"}
-    assert len({c["group"] for c in cells.values()}) == 1
+    assert {c.outcome for c in cells.values()} == {"ok"}
+    assert len({c.group for c in cells.values()}) == 1
     for method, cell in cells.items():
-        forks = [e for e in cell["events"] if e["event"] == "fork"]
-        starts = [e for e in cell["events"] if e["event"] == "start"]
+        forks = [e for e in cell.events if e["event"] == "fork"]
+        starts = [e for e in cell.events if e["event"] == "start"]
         if method == "fork":
             assert len(starts) == 1 and forks  # workers forked from the script
         else:
@@ -119,11 +122,11 @@ def test_hook_forces_the_method_at_interpreter_start(boxes):
 
 def test_unmatched_failure_is_marked_not_recognised(boxes, tmp_path):
     cells = run(boxes, "reads_stdin.py", "py3.13", ("fork",), 20)
-    cell = dict(cells["fork"], stderr="Traceback (most recent call last):\nZeroDivisionError: odd\n",
-                outcome="error:ZeroDivisionError", signatures=[])
-    check.explain_all([cell], 20)
-    assert cell["explanation"] == "not recognised: error:ZeroDivisionError, ZeroDivisionError: odd"
-    assert not cell["recognised"]
+    cell = replace(cells["fork"], stderr="Traceback (most recent call last):\nZeroDivisionError: odd\n",
+                   outcome="error:ZeroDivisionError", signatures=[])
+    (cell,), _ = check.explain_all([cell], 20)
+    assert cell.explanation == "not recognised: error:ZeroDivisionError, ZeroDivisionError: odd"
+    assert not cell.recognised
 
 
 def test_a_script_that_pins_its_method_keeps_it(boxes):
@@ -131,7 +134,7 @@ def test_a_script_that_pins_its_method_keeps_it(boxes):
     in the script works under every forced method (no 'context has already been set'),
     and the cells say that the script's choice won."""
     cells = run(boxes, "pins_fork.py", "py3.14", ("fork", "spawn", "forkserver", "default"), 20)
-    assert {c["outcome"] for c in cells.values()} == {"ok"}
-    assert len({c["group"] for c in cells.values()}) == 1
-    assert "chose its own start method (fork)" in cells["spawn"]["explanation"]
-    assert "chose its own start method" not in cells["fork"]["explanation"]
+    assert {c.outcome for c in cells.values()} == {"ok"}
+    assert len({c.group for c in cells.values()}) == 1
+    assert "chose its own start method (fork)" in cells["spawn"].explanation
+    assert "chose its own start method" not in cells["fork"].explanation

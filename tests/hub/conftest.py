@@ -14,24 +14,25 @@ import os
 import docker
 import pytest
 
-from labmatrix import hub as hubmod
 from labmatrix import matrix
-from labmatrix.container import DriverError, require_images
-from tests.utils.tracked_hub import GONE, PREFIX, remove_hub, start_hub, sweep_dead
+from labmatrix.container import require_images, sweep_dead
+from labmatrix.errors import MissingEnvironment
+from labmatrix.hub import command as hubmod
+from tests.utils.tracked_hub import GONE, PREFIX, gone_image, remove_hub, start_hub
 
 
 @pytest.fixture(scope="session")
 def hub(docker_client, tmp_path_factory):
     try:
         require_images(docker_client, matrix.images())
-    except DriverError as exc:
+    except MissingEnvironment as exc:
         pytest.exit(str(exc), returncode=3)
     sweep_dead(docker_client)
     name = f"{PREFIX}{os.getpid()}"
     tmp = tmp_path_factory.mktemp("hub")
     # The matrix's profiles and one more, whose image a test removes while the hub runs.
     gone = f"{matrix.IMAGE_REPO}:hubtest-gone-{os.getpid()}"
-    docker_client.images.get(f"debian:{matrix.images()[0].suite}-slim").tag(gone)
+    gone_image(docker_client, gone)
     rendered = json.loads(hubmod.PROFILES_JSON.read_text())
     rendered["profiles"].append({"name": GONE, "tag": gone, "python": "3", "default_method": "fork",
                                  "platform": "linux", "why": "removed by a test"})

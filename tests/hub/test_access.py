@@ -5,10 +5,10 @@ import re
 
 import requests
 
-from labmatrix import hub as hubmod
 from labmatrix import matrix
 from labmatrix.hardening import HARDENING
-from labmatrix.hubclient import Attendee, check_notebook, python_version, run_notebook
+from labmatrix.hub import command as hubmod
+from labmatrix.hub.client import Attendee, check_notebook, python_version, run_notebook
 
 
 def test_hub_prints_url_and_how_to_log_in(hub):

@@ -1,4 +1,4 @@
-"""Bad input and faults: one clear line (exit 1, no traceback), or a clear error for that
+"""Bad input and faults: one clear line (exit 2, no traceback), or a clear error for that
 attendee while the hub and everyone else's work go on."""
 
 import os
@@ -7,12 +7,12 @@ import socket
 import pytest
 import requests
 
-from labmatrix import hub as hubmod
+from labmatrix.hub import command as hubmod
 from tests.utils.tracked_hub import GONE, PREFIX, hub_command
 
 
 def one_line(proc) -> str:
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.returncode == 2, proc.stdout + proc.stderr  # bad input (labmatrix/errors.py)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     return lines[0]

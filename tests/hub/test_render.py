@@ -5,8 +5,9 @@ import re
 
 import yaml
 
-from labmatrix import hub, matrix
+from labmatrix import matrix
 from labmatrix.hardening import HARDENING
+from labmatrix.hub import command as hub
 
 
 def test_rendered_files_are_up_to_date():

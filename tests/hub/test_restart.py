@@ -2,9 +2,10 @@
 keeps their work; scripts/hub down stops everything and deletes no volume. (Runs last on
 the session's hub: it restarts it with the culler on and takes it down.)"""
 
-import time
 
 import requests
+
+from labmatrix import wait
 
 
 def status(hub, attendee) -> int:
@@ -27,10 +28,7 @@ def test_restart_cull_and_down_keep_the_work(hub):
     with hub.env_file.open("a") as f:
         f.write("HUB_IDLE_TIMEOUT=15\n")
     assert hub.up("--no-build").returncode == 0
-    deadline = time.monotonic() + 180
-    while alice.server() is not None:
-        assert time.monotonic() < deadline, "the idle culler did not stop the server in 180 s"
-        time.sleep(2)
+    wait.until(lambda: alice.server() is None, 180, every=2, what="the idle culler's stop of the server")
     assert not hub.cli.containers.list(all=True, filters={"name": f"{hub.name}-user-alice"})
     hub.cli.volumes.get(f"{hub.name}-work-alice")
 

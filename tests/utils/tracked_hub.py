@@ -3,18 +3,19 @@ driven as attendees, removed with everything it made; dead runs' leftovers swept
 
 from __future__ import annotations
 
+import io
+import json
 import os
-import re
 import secrets
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from labmatrix import hub as hubmod
 from labmatrix import matrix
-from labmatrix.container import pid_alive
-from labmatrix.hubclient import Attendee
+from labmatrix.container import free_port, run_labels
+from labmatrix.hub import command as hubmod
+from labmatrix.hub.client import Attendee
 
 PREFIX = "concurrency-lab-hub-test-"
 HUB = matrix.ROOT / "scripts" / "hub"
@@ -22,8 +23,10 @@ GONE = "gone"  # the profile whose image is removed while the hub runs
 
 
 def hub_command(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """scripts/hub, with this run's driver labels on everything it makes (swept if the run dies)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     return subprocess.run([str(HUB), *args], capture_output=True, text=True, timeout=timeout,
-                          env={k: v for k, v in os.environ.items() if not k.startswith("HUB_")})
+                          env={**env, hubmod.RUN_LABELS_ENV: json.dumps(run_labels())})
 
 
 def remove_hub(cli, name: str) -> list:
@@ -36,23 +39,11 @@ def remove_hub(cli, name: str) -> list:
             *cli.volumes.list(filters=flt)]
 
 
-def sweep_dead(cli) -> None:
-    names = set()
-    for kind in ("containers", "networks", "volumes"):
-        kw = {"all": True} if kind == "containers" else {}
-        for item in getattr(cli, kind).list(filters={"label": matrix.LABEL}, **kw):
-            value = (item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels") or {}).get(matrix.LABEL, "")
-            m = re.fullmatch(rf"({re.escape(PREFIX)}(\d+)(?:-\w+)?)", value)
-            if m and not pid_alive(int(m.group(2))):
-                names.add(m.group(1))
-    for name in names:
-        remove_hub(cli, name)
-    # The tag of the profile a test removes (see the hub fixture), left by a run that died.
-    for image in cli.images.list(name=matrix.IMAGE_REPO):
-        for tag in image.tags:
-            m = re.fullmatch(rf"{re.escape(matrix.IMAGE_REPO)}:hubtest-gone-(\d+)", tag)
-            if m and not pid_alive(int(m.group(1))):
-                cli.images.remove(tag)
+def gone_image(cli, tag: str) -> None:
+    """An image for the profile a test removes while the hub runs: the first image's base,
+    with this run's labels (swept if the run dies)."""
+    base = f"debian:{matrix.images()[0].suite}-slim"
+    cli.images.build(fileobj=io.BytesIO(f"FROM {base}\n".encode()), tag=tag, labels=run_labels(), rm=True)
 
 
 class Hub:
@@ -83,7 +74,7 @@ def start_hub(cli, name: str, tmp: Path, *extra: str, env: str = "") -> Hub:
     password, admin_password = secrets.token_urlsafe(12), secrets.token_urlsafe(32)
     env_file = tmp / ".env"
     env_file.write_text(f"HUB_PASSWORD={password}\nHUB_ADMIN_PASSWORD={admin_password}\n{env}")
-    h = Hub(cli, name, env_file, hubmod.free_port(), password, admin_password)
+    h = Hub(cli, name, env_file, free_port(), password, admin_password)
     proc = h.up(*extra)
     if proc.returncode:
         remove_hub(cli, name)

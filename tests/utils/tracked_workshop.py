@@ -1,19 +1,139 @@
-"""A test workshop (labmatrix.workshop.Project) with HTTP helpers that carry its token."""
+"""A test workshop's compose project, next to ``LabContainer``: up, wait, down, removal.
+
+A project is started the README's way, with ``scripts/workshop`` (which runs
+``docker compose up -d --wait``), under a name, an env file and ports of its own, so a
+project beside an attendee's workshop never touches it, its ``.env`` or its ``work``
+volume. Its containers, network and volume carry the driver labels
+(``labmatrix.container.run_labels``, through compose.yaml's ``LABMATRIX_DRIVER_*``
+variables): when this process is gone, ``labmatrix.container.sweep_dead`` removes them.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import time
 from pathlib import Path
 
+import docker
 import requests
 
-from labmatrix.workshop import Project
+from labmatrix import matrix, wait
+from labmatrix.container import force_remove, run_labels
+from labmatrix.envfile import port_var
+from labmatrix.errors import RunFailed
 
-RUN_NOTEBOOK = Path(__file__).parent.parent / "fixtures" / "run_notebook.py"
+WORKSHOP = matrix.ROOT / "scripts" / "workshop"
+RUN_NOTEBOOK = matrix.ROOT / "labmatrix" / "run_notebook.py"
 NOTEBOOK_LAB = "main_guard"  # its spawn failure without the guard is the notebook's point
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+TEST_PREFIX = "concurrency-lab-test-"
+UP_TIMEOUT = 300  # seconds for `scripts/workshop` to report every JupyterLab healthy
+# Other sessions create and remove labelled containers all the time: list without
+# inspecting each one (sparse), or a container removed meanwhile raises NotFound.
+_LIST: dict[str, dict] = {"containers": {"all": True, "sparse": True, "ignore_removed": True},
+                          "networks": {}, "volumes": {}}
 
 
-class Workshop(Project):
-    """A running test workshop, with requests that carry its token."""
+class WorkshopError(RunFailed):
+    """scripts/workshop failed; the message carries its output."""
+
+
+def project_env(project: str, env_file: Path, ports: dict[str, int] | None = None) -> dict:
+    """The environment of a project: its name, env file, ports and driver labels, and
+    nothing inherited that would change what Compose interpolates."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PORT_", "COMPOSE_", "JUPYTER_TOKEN", "WORKSHOP_"))}
+    env.update(COMPOSE_PROJECT_NAME=project, WORKSHOP_ENV_FILE=str(env_file))
+    env.update({var: run_labels()[label] for label, var in matrix.RUN_LABEL_ENV.items()})
+    for name, port in (ports or {}).items():
+        env[port_var(matrix.get_image(name))] = str(port)
+    return env
+
+
+def compose_run(cmd: list[str], env: dict | None = None, timeout: float = 120, input: str | None = None):
+    """Run ``cmd`` (scripts/workshop or docker compose) in the repository, output captured."""
+    return subprocess.run(cmd, cwd=matrix.ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+                          input=input)
+
+
+def resources(docker_client: docker.DockerClient, project: str) -> list:
+    """The project's containers, networks and volumes that exist now."""
+    flt = {"label": f"{PROJECT_LABEL}={project}"}
+    return [item for kind, kw in _LIST.items() for item in getattr(docker_client, kind).list(filters=flt, **kw)]
+
+
+def remove_project(docker_client: docker.DockerClient, project: str) -> None:
+    """`compose down -v`, then force-remove anything of the project that is left."""
+    compose_run(["docker", "compose", "-p", project, "down", "-v", "--remove-orphans", "-t", "5"],
+                env=project_env(project, Path(os.devnull)), timeout=180)
+    for item in resources(docker_client, project):
+        force_remove(item)
+
+
+class Workshop:
+    """One running test workshop: its name, env file, ports and images, and requests that
+    carry its token."""
+
+    def __init__(self, docker_client: docker.DockerClient, name: str, env_file: Path, ports: dict[str, int],
+                 images: list[str]):
+        self.docker_client, self.name, self.env_file, self.ports, self.images = \
+            docker_client, name, env_file, ports, images
+        self.env = project_env(name, env_file, ports)
+        self.token = ""
+        self.up_output = ""
+        self.figures: dict = {}  # times measured, for results/workshop.json
+
+    def workshop(self, *args: str, env: dict | None = None, timeout: float = UP_TIMEOUT):
+        """Run ``scripts/workshop ARGS`` for this project (``env`` adds to its environment)."""
+        return compose_run([str(WORKSHOP), *args], env={**self.env, **(env or {})}, timeout=timeout)
+
+    def up(self) -> float:
+        """Start (or re-start) every image; the seconds it took."""
+        start = time.monotonic()
+        proc = self.workshop(*self.images)
+        elapsed = time.monotonic() - start
+        if proc.returncode != 0:
+            raise WorkshopError(f"scripts/workshop failed ({proc.returncode}): {proc.stdout}{proc.stderr}")
+        self.up_output = proc.stdout
+        found = re.search(r"^JUPYTER_TOKEN=(.*)$", self.env_file.read_text(), re.M)
+        assert found, f"no JUPYTER_TOKEN in {self.env_file}"
+        self.token = found.group(1)
+        return elapsed
+
+    def down(self):
+        proc = self.workshop("down", timeout=180)
+        if proc.returncode != 0:
+            raise WorkshopError(f"scripts/workshop down failed: {proc.stdout}{proc.stderr}")
+        return proc
+
+    def containers(self, service: str | None = None, all: bool = False) -> list:
+        labels = [f"{PROJECT_LABEL}={self.name}", *([f"{SERVICE_LABEL}={service}"] if service else [])]
+        return self.docker_client.containers.list(all=all, filters={"label": labels})
+
+    def container(self, service: str):
+        """The one running container of ``service``."""
+        found = self.containers(service)
+        if len(found) != 1:
+            raise WorkshopError(f"expected one running container of {service}, found {found}")
+        return found[0]
+
+    def wait_healthy(self, service: str, timeout: float, since_restarts: int = -1):
+        """The container of ``service`` once it is healthy (and has restarted more than
+        ``since_restarts`` times); WorkshopError after ``timeout`` seconds."""
+        def healthy():
+            return next((c for c in self.containers(service, all=True)
+                         if c.attrs["State"].get("Health", {}).get("Status") == "healthy"
+                         and c.attrs["RestartCount"] > since_restarts), None)
+        return wait.until(healthy, timeout, what=f"{service} healthy", error=WorkshopError)
+
+    def remove(self) -> None:
+        remove_project(self.docker_client, self.name)
+
+    def resources(self) -> list:
+        return resources(self.docker_client, self.name)
 
     def url(self, image: str, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.ports[image]}{path}"

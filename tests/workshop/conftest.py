@@ -2,7 +2,7 @@
 
 The workshop is started the README's way (``scripts/workshop``) in a compose project of
 its own (``concurrency-lab-test-<pid>``), on free ports, with its own env file, through
-``labmatrix.workshop``: an attendee's running workshop, its ``.env`` and its ``work``
+``tests/utils/tracked_workshop.py``: an attendee's running workshop, its ``.env`` and its ``work``
 volume are never touched. Everything the tests create carries the project label and is
 removed afterwards, on failure too; a run that died is swept by the next one.
 """
@@ -15,9 +15,9 @@ import os
 import pytest
 
 from labmatrix import matrix
-from labmatrix.container import DriverError, require_images
-from labmatrix.workshop import TEST_PREFIX, free_port, sweep_dead
-from tests.utils.tracked_workshop import Workshop
+from labmatrix.container import free_port, require_images, sweep_dead
+from labmatrix.errors import MissingEnvironment
+from tests.utils.tracked_workshop import TEST_PREFIX, Workshop
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def workshop(docker_client, selection, results_dir, tmp_path_factory):
     images = list(selection.images)
     try:
         require_images(docker_client, [matrix.get_image(name) for name in images])
-    except DriverError as exc:
+    except MissingEnvironment as exc:
         pytest.exit(str(exc), returncode=3)
     sweep_dead(docker_client)
     env_file = tmp_path_factory.mktemp("workshop") / ".env"

@@ -5,28 +5,23 @@ import os
 import re
 import shutil
 import socket
-import subprocess
-import sys
 import uuid
 
-import docker.errors
 import pytest
 import requests
 
 from labmatrix import matrix
+from labmatrix.container import free_port
 from labmatrix.envfile import port_var
-from labmatrix.workshop import (
-    PROJECT_LABEL,
+from tests.utils.tracked_workshop import (
     TEST_PREFIX,
     UP_TIMEOUT,
     WORKSHOP,
-    free_port,
     project_env,
     remove_project,
     resources,
-    run,
-    sweep_dead,
 )
+from tests.utils.tracked_workshop import compose_run as run
 
 
 def one_clear_line(proc) -> str:
@@ -141,30 +136,6 @@ def test_plain_compose_up_without_env_generates_a_token(docker_client, tmp_path,
     finally:
         remove_project(docker_client, project)
         assert not resources(docker_client, project)
-
-
-@pytest.mark.docker
-def test_sweep_removes_what_a_dead_run_left(docker_client):
-    """A test run that was killed leaves a project behind; the next run removes it, and
-    never a project whose pytest is still alive."""
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    gone, alive = f"{TEST_PREFIX}{dead.pid}-x", f"{TEST_PREFIX}{os.getpid()}-alive"
-    made = []
-    try:
-        for project in (gone, alive):
-            labels = {matrix.LABEL: "concurrency-lab", PROJECT_LABEL: project}
-            made.append(docker_client.volumes.create(f"{project}_work", labels=labels))
-            made.append(docker_client.networks.create(f"{project}_default", labels=labels))
-        sweep_dead(docker_client)
-        assert not resources(docker_client, gone)
-        assert len(resources(docker_client, alive)) == 2
-    finally:
-        for item in made:
-            try:
-                item.remove()
-            except docker.errors.NotFound:
-                pass
 
 
 # Lines of a corrupted .env (after a valid one), and what the one clear line must name.

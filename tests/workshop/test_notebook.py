@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from labmatrix import expect, matrix
-from labmatrix.workshop import PROJECT_LABEL, run
-from tests.utils.tracked_workshop import NOTEBOOK_LAB, RUN_NOTEBOOK
+from tests.utils.tracked_workshop import NOTEBOOK_LAB, PROJECT_LABEL, RUN_NOTEBOOK
+from tests.utils.tracked_workshop import compose_run as run
 
 SECTION = re.compile(r"^=+ --start-method (\S+) =+\n(.*?)^\[outcome: ([^,\]]+), exit code ([^\]]+)\]$",
                      re.S | re.M)

@@ -1,15 +1,14 @@
 """The servers of a running workshop: token auth, 127.0.0.1 only, the container's
 lockdown, labs as read-only notebooks, restarts, and a plain `docker run` of an image."""
 
-import os
 import re
 import socket
 import sys
 import time
 from pathlib import Path
 
-from labmatrix import matrix
-from labmatrix.container import HOST_LABEL, PID_LABEL, LabContainer
+from labmatrix import matrix, wait
+from labmatrix.container import LabContainer, run_labels
 from labmatrix.hardening import HARDENING
 
 ROOT = matrix.ROOT
@@ -190,15 +189,13 @@ def test_plain_docker_run_is_healthy_and_never_checks_for_updates(docker_client,
         image.tag, ["sh", "-c", f"python -c '{TRAP}' & exec start-lab"], detach=True,
         environment={"JUPYTER_TOKEN": "t0k"}, extra_hosts={"pypi.org": "127.0.0.1"},
         sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
-        labels={matrix.LABEL: "concurrency-lab", PID_LABEL: str(os.getpid()),
-                HOST_LABEL: socket.gethostname()},
+        labels=run_labels(),
         **HARDENING)
     try:
-        deadline = time.monotonic() + 180
-        while container.attrs["State"].get("Health", {}).get("Status") != "healthy":
-            assert time.monotonic() < deadline, f"not healthy within 180 s: {container.attrs['State']}"
-            time.sleep(0.5)  # polling Docker's state; nothing is ordered by it
+        def healthy() -> bool:
             container.reload()
+            return container.attrs["State"].get("Health", {}).get("Status") == "healthy"
+        wait.until(healthy, 180, what="a healthy server")
         # The trap works: a connection to pypi.org:443 is counted.
         code, _ = container.exec_run(["python", "-c", "import socket; socket.create_connection(('pypi.org', 443), 5)"])
         assert code == 0

@@ -9,8 +9,9 @@ Started again while running, it replaces only the hub container: the attendees' 
 keep running and the new hub finds them. ``down`` removes the hub and every attendee's
 container and the network; volumes (the hub's state, every attendee's work) are kept.
 
-Everything carries the label ``org.concurrency-lab.project=<name>``. Bad input ends with
-one line (exit 1). The profiles and the lockdown the hub applies come from profiles.json,
+Everything carries the label ``org.concurrency-lab.project=<name>`` (and, when a test or a
+benchmark starts the hub, the driver labels of :func:`labmatrix.container.run_labels`, so
+that a dead run's hub is swept). Errors are one line (labmatrix/errors.py). The profiles and the lockdown the hub applies come from profiles.json,
 rendered here from matrix.toml and labmatrix/hardening.py (:func:`outputs`).
 """
 
@@ -25,14 +26,18 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from . import cli, matrix
-from .hardening import HARDENING
+import docker
+import docker.errors
 
-# The hub image's Debian suite and Python (its lock is requirements/hub.txt).
-HUB_SUITE = "trixie"
-HUB_PYTHON = "3.13"
+from .. import matrix, wait
+from ..container import client, free_port, missing_images
+from ..errors import BadInput, MissingEnvironment, RunFailed
+from ..hardening import HARDENING
+
 NAME = "concurrency-lab-hub"
 TAG = f"{matrix.IMAGE_REPO}:hub"
 PORT = 8000
@@ -40,12 +45,25 @@ ADMIN = "instructor"
 PROFILES_JSON = matrix.ROOT / "images" / "hub" / "profiles.json"
 Z2JH_YAML = matrix.ROOT / "deploy" / "z2jh.yaml"
 UP_TIMEOUT = 180  # seconds for the hub to answer /hub/health (traefik may take 120)
-USER_LABEL = f"{matrix.LABEL}-user"
-API_PORT_LABEL = f"{matrix.LABEL_PREFIX}.hub-api-port"
+API_PORT_LABEL = matrix.API_PORT_LABEL
+#: Labels a test or benchmark adds to everything its hub makes (JSON; see ``run_labels``).
+RUN_LABELS_ENV = "HUB_RUN_LABELS"
 
 
-class HubError(Exception):
-    """One line for the instructor: what is wrong and how to fix it."""
+class HubError(BadInput):
+    """One line for the instructor: what is wrong and how to fix it (bad input, exit 2,
+    unless it says otherwise)."""
+
+
+def run_labels() -> dict[str, str]:
+    """The labels of the run that starts this hub, from HUB_RUN_LABELS (tests, bench-hub)."""
+    try:
+        labels = json.loads(os.environ.get(RUN_LABELS_ENV) or "{}")
+    except ValueError:
+        labels = None
+    if not isinstance(labels, dict):
+        raise HubError(f"{RUN_LABELS_ENV} is not a JSON object of labels; unset it")
+    return {str(k): str(v) for k, v in labels.items()}
 
 
 # --- Rendered files (scripts/render calls outputs()).
@@ -58,19 +76,22 @@ def profiles() -> list[dict]:
 
 def _k8s_size(docker_size: str) -> str:
     """Docker's 2g / 256m as Kubernetes quantities (2Gi / 256Mi)."""
-    number, unit = re.fullmatch(r"(\d+)([kmg])", docker_size.lower()).groups()
+    found = re.fullmatch(r"(\d+)([kmg])", docker_size.lower())
+    if found is None:
+        raise ValueError(f"hardening: {docker_size!r} is not a Docker size like 2g or 256m")
+    number, unit = found.groups()
     return f"{number}{unit.upper()}i" if unit != "k" else f"{number}Ki"
 
 
 def outputs() -> dict[Path, str]:
     import jinja2
 
-    rendered = {"label": matrix.LABEL, "profiles": profiles(), "hardening": HARDENING}
+    rendered = {"label": matrix.LABEL, "user_label": matrix.HUB_USER_LABEL, "profiles": profiles(), "hardening": HARDENING}
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(matrix.ROOT / "labmatrix" / "templates"),
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     z2jh = env.get_template("z2jh.yaml.j2").render(
         profiles=profiles(), repo=matrix.IMAGE_REPO, hardening=HARDENING,
-        memory=_k8s_size(HARDENING["mem_limit"]), shm=_k8s_size(HARDENING["shm_size"]))
+        memory=_k8s_size(str(HARDENING["mem_limit"])), shm=_k8s_size(str(HARDENING["shm_size"])))
     return {PROFILES_JSON: json.dumps(rendered, indent=1) + "\n", Z2JH_YAML: z2jh}
 
 
@@ -78,7 +99,7 @@ def outputs() -> dict[Path, str]:
 
 
 def read_env(path: Path) -> dict[str, str]:
-    from .envfile import EnvError, parse
+    from ..envfile import EnvError, parse
 
     try:
         text = path.read_text() if path.exists() else ""
@@ -87,7 +108,7 @@ def read_env(path: Path) -> dict[str, str]:
         raise HubError(f"cannot read {path}: {exc}") from None
 
 
-def settings(path: Path, environ: dict[str, str]) -> dict[str, str]:
+def settings(path: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """HUB_* from the environment or .env; the admin password is made if missing."""
     found = read_env(path)
     get = lambda key, default="": (environ.get(key) or found.get(key) or default).strip()  # noqa: E731
@@ -122,21 +143,11 @@ def settings(path: Path, environ: dict[str, str]) -> dict[str, str]:
 # --- Docker.
 
 
-def _client():
-    import docker
-
-    try:
-        cli = docker.from_env(timeout=120)
-        cli.ping()
-        return cli
-    except Exception:  # noqa: BLE001 - any failure to reach the daemon is the same advice
-        raise HubError("no Docker daemon answers; start Docker and try again") from None
-
-
 def _socket_path() -> str:
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     if not host.startswith("unix://"):
-        raise HubError(f"DOCKER_HOST={host}: the hub needs the local Docker socket (unix://); unset DOCKER_HOST")
+        raise MissingEnvironment(f"DOCKER_HOST={host}: the hub needs the local Docker socket (unix://); "
+                                 "unset DOCKER_HOST")
     return host[len("unix://"):]
 
 
@@ -150,12 +161,6 @@ def port_free(ip: str, port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def build(no_build: bool) -> None:
     """The hub image (always: the build cache makes it quick), after the wheelhouse."""
     if no_build:
@@ -164,39 +169,25 @@ def build(no_build: bool) -> None:
     env = {**os.environ, "PYTHON": py if os.path.exists(py) else "python3"}
     steps = [["scripts/wheelhouse"],
              ["docker", "build", "--quiet", "-f", "images/hub/Dockerfile", "-t", TAG,
-              "--build-arg", f"SUITE={HUB_SUITE}", "--build-arg", f"PYTHON={HUB_PYTHON}",
-              "--build-arg", f"DEBIAN_MIRROR={os.environ.get('DEBIAN_MIRROR') or matrix.mirror()}",
+              "--build-arg", f"SUITE={matrix.hub()['suite']}", "--build-arg", f"PYTHON={matrix.hub()['python']}",
+              "--build-arg", f"DEBIAN_MIRROR={matrix.mirror()}",
               "--label", f"{matrix.LABEL}={NAME}", "."]]
     for cmd in steps:
         done = subprocess.run(cmd, cwd=matrix.ROOT, env=env, capture_output=True, text=True)
         if done.returncode:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["(no output)"]
-            raise HubError(f"{' '.join(cmd[:2])} failed: {tail[0]}")
+            raise RunFailed(f"{' '.join(cmd[:2])} failed: {tail[0]}")
 
 
-def missing_lab_images(cli) -> list[str]:
-    import docker
-
-    missing = []
-    for image in matrix.images():
-        try:
-            cli.images.get(image.tag)
-        except docker.errors.ImageNotFound:
-            missing.append(image.name)
-    return missing
-
-
-def network(cli, name: str, api_port: int | None = None, swarm: bool = False):
+def network(cli: docker.DockerClient, name: str, api_port: int | None = None, swarm: bool = False):
     """The attendees' bridge, with inter-container traffic off (icc=false): their
     containers cannot reach each other. The hub (host network) reaches them all, and they
     reach the hub's API on the bridge's gateway, at a port chosen once and kept in the
     network's labels: servers that outlive a hub restart still find the hub there."""
-    import docker
-
     try:
         return cli.networks.get(name)
     except docker.errors.NotFound:
-        labels = {matrix.LABEL: name, API_PORT_LABEL: str(api_port or free_port())}
+        labels = {**run_labels(), matrix.LABEL: name, API_PORT_LABEL: str(api_port or free_port())}
         if swarm:  # the hub container joins it (attachable); services on every node too
             return cli.networks.create(name, driver="overlay", attachable=True, labels=labels)
         return cli.networks.create(name, driver="bridge", labels=labels,
@@ -206,7 +197,7 @@ def network(cli, name: str, api_port: int | None = None, swarm: bool = False):
 def api_port(net) -> str:
     port = (net.attrs.get("Labels") or {}).get(API_PORT_LABEL)
     if not port:
-        raise HubError(f"network {net.name} has no {API_PORT_LABEL} label; run scripts/hub down, then start again")
+        raise RunFailed(f"network {net.name} has no {API_PORT_LABEL} label; run scripts/hub down, then start again")
     return port
 
 
@@ -215,13 +206,11 @@ def gateway(net) -> str:
     return net.attrs["IPAM"]["Config"][0]["Gateway"]
 
 
-def volume(cli, name: str, hub_name: str):
-    import docker
-
+def volume(cli: docker.DockerClient, name: str, hub_name: str):
     try:
         return cli.volumes.get(name), False
     except docker.errors.NotFound:
-        return cli.volumes.create(name, labels={matrix.LABEL: hub_name}), True
+        return cli.volumes.create(name, labels={**run_labels(), matrix.LABEL: hub_name}), True
 
 
 def containers(cli, name: str) -> list:
@@ -230,9 +219,7 @@ def containers(cli, name: str) -> list:
                                filters={"label": f"{matrix.LABEL}={name}"})
 
 
-def remove_container(cli, container_name: str, timeout: int = 10) -> None:
-    import docker
-
+def remove_container(cli: docker.DockerClient, container_name: str, timeout: int = 10) -> None:
     try:
         c = cli.containers.get(container_name)
     except docker.errors.NotFound:
@@ -247,43 +234,43 @@ def remove_container(cli, container_name: str, timeout: int = 10) -> None:
             raise
 
 
-def wait_healthy(cli, name: str, url: str, timeout: float = UP_TIMEOUT) -> float:
+def wait_healthy(cli: docker.DockerClient, name: str, url: str, timeout: float = UP_TIMEOUT) -> float:
     import requests
 
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
+    def answers() -> bool:
         c = cli.containers.get(name)
         if c.status in ("exited", "dead") or c.attrs["RestartCount"] > 0:
             lines = [ln for ln in c.logs(tail=20).decode(errors="replace").splitlines() if ln.strip()]
             why = next((ln for ln in reversed(lines) if ln.startswith("hub:")), lines[-1] if lines else "")
-            raise HubError(f"the hub stopped at start: {why.strip()} (docker logs {name})")
+            raise RunFailed(f"the hub stopped at start: {why.strip()} (docker logs {name})")
         try:
-            if requests.get(url, timeout=3).status_code == 200:
-                return time.monotonic() - start
+            return requests.get(url, timeout=3).status_code == 200
         except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise HubError(f"the hub did not answer {url} within {timeout:.0f} s (docker logs {name})")
+            return False
+
+    start = time.monotonic()
+    wait.until(answers, timeout, what=f"the hub's answer at {url} (docker logs {name})")
+    return time.monotonic() - start
 
 
-def up(args) -> int:
+def up(args: argparse.Namespace) -> int:
     env_file = Path(args.env_file)
     conf = settings(env_file, os.environ)
     port = args.port or int(conf["HUB_PORT"] or PORT)
     ip = "0.0.0.0" if args.public else "127.0.0.1"
-    cli = _client()
+    cli = client()
     sock = _socket_path()
     build(args.no_build)
     try:
         cli.images.get(TAG)
-    except Exception:  # noqa: BLE001
-        raise HubError(f"the hub image {TAG} is missing; run scripts/hub without --no-build") from None
-    missing = missing_lab_images(cli)
+    except docker.errors.ImageNotFound:
+        raise MissingEnvironment(f"the hub image {TAG} is missing; run scripts/hub without --no-build") from None
+    missing = missing_images(cli, matrix.images())
     if missing and not args.no_build:
         done = subprocess.run(["scripts/build-images", *missing], cwd=matrix.ROOT, capture_output=True, text=True)
         if done.returncode:
-            raise HubError(f"scripts/build-images {' '.join(missing)} failed; run it to see why")
-        missing = missing_lab_images(cli)
+            raise RunFailed(f"scripts/build-images {' '.join(missing)} failed; run it to see why")
+        missing = missing_images(cli, matrix.images())
     for name in missing:
         print(f"hub: image {matrix.get_image(name).tag} is missing: attendees who pick {name} get an error page; "
               f"build it with scripts/build-images {name}", file=sys.stderr)
@@ -302,17 +289,18 @@ def up(args) -> int:
                    "HUB_NAME": args.name, "HUB_IP": ip, "HUB_PORT": str(port),
                    "HUB_API_IP": gateway(net), "HUB_API_PORT": api_port(net),
                    "HUB_PROXY_API_PORT": str(free_port()), "HUB_NETWORK": net.name,
-                   "HUB_LABS_DIR": str(matrix.LABS_DIR), "HUB_SPAWNER": args.spawner}
+                   "HUB_LABS_DIR": str(matrix.LABS_DIR), "HUB_SPAWNER": args.spawner,
+                   RUN_LABELS_ENV: json.dumps(run_labels())}
         # Beside a bridge the hub shares the host's network (it reaches every attendee's
         # container, and they reach it on the gateway). On a swarm it is a container on the
         # overlay with its port published, found by its name.
-        where = {"network_mode": "host"}
+        where: dict[str, Any] = {"network_mode": "host"}
         if swarm:
             run_env.update(HUB_IP="0.0.0.0", HUB_API_IP="0.0.0.0", HUB_API_CONNECT=args.name)
             where = {"network": net.name, "ports": {f"{port}/tcp": (ip, port)}}
         hub = cli.containers.run(
             TAG, name=args.name, detach=True, environment=run_env, **where,
-            labels={matrix.LABEL: args.name}, user="1000:1000", group_add=[str(os.stat(sock).st_gid)],
+            labels={**run_labels(), matrix.LABEL: args.name}, user="1000:1000", group_add=[str(os.stat(sock).st_gid)],
             volumes={sock: {"bind": "/var/run/docker.sock", "mode": "rw"},
                      data.name: {"bind": "/srv/jupyterhub", "mode": "rw"},
                      **({os.path.abspath(args.profiles): {"bind": "/etc/jupyterhub/profiles.json", "mode": "ro"}}
@@ -335,10 +323,8 @@ def up(args) -> int:
     return 0
 
 
-def down(args) -> int:
-    import docker
-
-    cli = _client()
+def down(args: argparse.Namespace) -> int:
+    cli = client()
     remove_container(cli, args.name)
     users = containers(cli, args.name)
     for c in users:
@@ -352,18 +338,16 @@ def down(args) -> int:
     users += services
     # Auto-removed containers (a swarm's tasks) leave the network a moment after they stop,
     # and a swarm removes an overlay network a moment after it is asked to.
-    deadline = time.monotonic() + 60
-    while cli.networks.list(names=[args.name], filters={"label": f"{matrix.LABEL}={args.name}"}):
+    def network_gone() -> bool:
+        if not cli.networks.list(names=[args.name], filters={"label": f"{matrix.LABEL}={args.name}"}):
+            return True
         try:
             cli.networks.get(args.name).remove()
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if time.monotonic() > deadline:
-                raise HubError(f"network {args.name} not removed: {exc.explanation}") from None
-        if time.monotonic() > deadline:
-            raise HubError(f"network {args.name} still there after 60 s; docker network rm {args.name}")
-        time.sleep(0.5)
+        except (docker.errors.NotFound, docker.errors.APIError):
+            pass  # still in use by a task that is stopping: asked again next time
+        return False
+
+    wait.until(network_gone, 60, what=f"the removal of network {args.name} (docker network rm {args.name})")
     kept = cli.volumes.list(filters={"label": f"{matrix.LABEL}={args.name}"})
     print(f"hub: stopped {args.name} and {len(users)} attendee server(s); "
           f"{len(kept)} volume(s) kept (docker volume ls --filter label={matrix.LABEL}={args.name})")
@@ -385,17 +369,6 @@ def main(argv: list[str]) -> int:
                         help="swarm: attendees' servers as services of a Docker swarm")
     args = parser.parse_args(argv)
     if args.port is not None and not 1024 <= args.port <= 65535:
-        print(f"hub: --port {args.port} is not a port; use 1024-65535", file=sys.stderr)
-        return 1
-    try:
-        return up(args) if args.command == "up" else down(args)
-    except HubError as exc:
-        print(f"hub: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("hub: interrupted; what this run started is removed", file=sys.stderr)
-        return 130
+        raise BadInput(f"--port {args.port} is not a port; use 1024-65535")
+    return up(args) if args.command == "up" else down(args)
 
-
-if __name__ == "__main__":
-    cli.run(main)

@@ -14,16 +14,18 @@ import time
 
 import requests
 
-from . import expect, matrix
+from .. import expect, matrix, wait
+from ..container import client
+from ..errors import RunFailed
 
-RUN_NOTEBOOK = matrix.ROOT / "tests" / "fixtures" / "run_notebook.py"
+RUN_NOTEBOOK = matrix.ROOT / "labmatrix" / "run_notebook.py"
 SECTION = re.compile(r"^=+ --start-method (\S+) =+\n(.*?)^\[outcome: ([^,\]]+), exit code ([^\]]+)\]$",
                      re.S | re.M)
 SPAWN_TIMEOUT = 180  # seconds from the spawn request to a server that answers
 
 
-class HubClientError(Exception):
-    pass
+class HubClientError(RunFailed):
+    """An attendee's request that the hub refused or did not answer in time."""
 
 
 class Attendee:
@@ -67,25 +69,22 @@ class Attendee:
         r = self.api("POST", f"/users/{self.name}/server", json={"profile": profile})
         if r.status_code not in (201, 202):
             raise HubClientError(f"{self.name}: spawn {profile}: HTTP {r.status_code} {_message(r)}")
-        while time.monotonic() - start < timeout:
+
+        def ready() -> bool:
             server = self.server()
             if server is None:
                 raise HubClientError(f"{self.name}: spawn {profile} failed (see the hub's log)")
-            if server.get("ready"):
-                return time.monotonic() - start
-            time.sleep(0.5)
-        raise HubClientError(f"{self.name}: spawn {profile}: not ready within {timeout:.0f} s")
+            return bool(server.get("ready"))
+
+        wait.until(ready, timeout, what=f"{self.name}: spawn {profile}: a ready server", error=HubClientError)
+        return time.monotonic() - start
 
     def stop(self, timeout: float = 60) -> None:
         r = self.api("DELETE", f"/users/{self.name}/server")
         if r.status_code not in (202, 204, 400):  # 400: not running
             raise HubClientError(f"{self.name}: stop: HTTP {r.status_code} {_message(r)}")
-        start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if self.server() is None:
-                return
-            time.sleep(0.5)
-        raise HubClientError(f"{self.name}: stop: still running after {timeout:.0f} s")
+        wait.until(lambda: self.server() is None, timeout, what=f"{self.name}: stop: a stopped server",
+                   error=HubClientError)
 
 
 def _message(r: requests.Response) -> str:
@@ -103,15 +102,11 @@ def run_notebook(container: str, user: str, token: str, lab: str, timeout: float
     """Execute labs/<lab>.py as a notebook in the user's server, as JupyterLab does (session,
     kernel, websocket), with the user's hub token; the fixture runs in the container and
     talks to the server under its hub prefix, /user/<name>/."""
-    script = RUN_NOTEBOOK.read_text()
-    for old in ('BASE = "http://127.0.0.1:8888"', 'WS_BASE = "ws://127.0.0.1:8888"'):
-        if old not in script:
-            raise HubClientError(f"{RUN_NOTEBOOK.name} no longer has the line {old}")
-        script = script.replace(old, old[:-1] + f'/user/{user}"')
-    proc = subprocess.run(["docker", "exec", "-i", "-e", f"JUPYTER_TOKEN={token}", container,
+    proc = subprocess.run(["docker", "exec", "-i", "-e", f"JUPYTER_TOKEN={token}",
+                           "-e", f"NOTEBOOK_BASE=http://127.0.0.1:8888/user/{user}", container,
                            # the server's venv: on a free-threaded image `python` is the bare
                            # free-threaded interpreter, without Jupyter's client libraries
-                           "/opt/venv/bin/python", "-", f"labs/{lab}.py"], input=script, capture_output=True,
+                           "/opt/venv/bin/python", "-", f"labs/{lab}.py"], input=RUN_NOTEBOOK.read_text(), capture_output=True,
                           text=True, timeout=timeout)
     if proc.returncode:
         raise HubClientError(f"{user}: notebook {lab}: {proc.stderr.strip()[-300:]}")
@@ -145,6 +140,4 @@ def check_notebook(result: dict, lab: str, image: matrix.Image, version: str) ->
 
 
 def python_version(tag: str) -> str:
-    import docker
-
-    return docker.from_env().images.get(tag).labels[matrix.PYTHON_VERSION_LABEL]
+    return client().images.get(tag).labels[matrix.PYTHON_VERSION_LABEL]

@@ -13,6 +13,7 @@ container's CPU time (hub, proxy, culler) from the first request to the last sto
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import statistics
@@ -24,8 +25,12 @@ from pathlib import Path
 
 import docker
 
-from . import cli, hub, matrix
-from .hubclient import Attendee, HubClientError, check_notebook, container_name, python_version, run_notebook
+from .. import matrix
+from ..cli import run
+from ..container import client, free_port, require_images, run_labels
+from ..errors import BadInput
+from . import command as hub
+from .client import Attendee, HubClientError, check_notebook, container_name, python_version, run_notebook
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -52,16 +57,12 @@ def main(argv: list[str]) -> int:
                         help="notebooks running at the same time (each runs four script subprocesses)")
     args = parser.parse_args(argv)
     if args.users < 1:
-        print("bench-hub: --users must be 1 or more", file=sys.stderr)
-        return 1
-    cli = docker.from_env(timeout=300)
+        raise BadInput("--users must be 1 or more")
+    cli = client(timeout=300)
     profiles = [i.name for i in matrix.images()]
-    missing = hub.missing_lab_images(cli)
-    if missing:
-        print(f"bench-hub: images missing: {' '.join(missing)}; run scripts/build-images", file=sys.stderr)
-        return 1
+    require_images(cli, matrix.images())
     name = f"concurrency-lab-hub-bench-{os.getpid()}"
-    port = hub.free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     workdir = Path(tempfile.mkdtemp(prefix="bench-hub-"))
     env_file = workdir / ".env"
@@ -71,7 +72,8 @@ def main(argv: list[str]) -> int:
     users = [f"attendee{i:02d}" for i in range(args.users)]
     try:
         up = subprocess.run([str(matrix.ROOT / "scripts" / "hub"), "--name", name, "--port", str(port),
-                             "--env-file", str(env_file)], capture_output=True, text=True)
+                             "--env-file", str(env_file)], capture_output=True, text=True,
+                            env={**os.environ, hub.RUN_LABELS_ENV: json.dumps(run_labels())})
         if up.returncode:
             print(f"bench-hub: scripts/hub failed: {up.stderr.strip()}", file=sys.stderr)
             return 1
@@ -109,6 +111,7 @@ def main(argv: list[str]) -> int:
         def notebook(i: int) -> tuple[int, int]:
             image = matrix.get_image(profiles[i % len(profiles)])
             a = attendees[i]
+            assert a is not None and a.token  # every running attendee arrived
             try:
                 result = run_notebook(container_name(name, a.name), a.name, a.token, args.lab)
             except HubClientError as exc:
@@ -122,11 +125,11 @@ def main(argv: list[str]) -> int:
         with ThreadPoolExecutor(args.notebooks_at_once) as pool:
             cells = list(pool.map(notebook, running))
         with ThreadPoolExecutor(args.users) as pool:
-            for r in pool.map(lambda i: _try(lambda j: attendees[j].stop(), i), running):
+            for r in pool.map(lambda i: _try(lambda j: _arrived(attendees[j]).stop(), i), running):
                 if r is not None:
                     print(f"bench-hub: {r}", file=sys.stderr)
         hub_cpu = cpu_seconds(hub_container) - cpu0
-        by_profile = {}
+        by_profile: dict[str, list[float]] = {}
         for i in running:
             by_profile.setdefault(profiles[i % len(profiles)], []).append(results[i])
         for p, values in by_profile.items():
@@ -150,6 +153,11 @@ def main(argv: list[str]) -> int:
         workdir.rmdir()
 
 
+def _arrived(attendee: Attendee | None) -> Attendee:
+    assert attendee is not None  # only attendees whose spawn returned are stopped
+    return attendee
+
+
 def _try(fn, i):
     try:
         return fn(i)
@@ -158,4 +166,4 @@ def _try(fn, i):
 
 
 if __name__ == "__main__":
-    cli.run(main, "bench-hub: interrupted; its hub, servers and volumes are removed")
+    run(main, "bench-hub", "bench-hub: interrupted; its hub, servers and volumes are removed")

@@ -1,6 +1,6 @@
-"""Why a checked cell failed or differs: the known signatures of check_signatures.toml.
+"""Why a checked cell failed or differs: the known signatures of signatures.toml.
 
-The table is data (labmatrix/check_signatures.toml); this module loads it, works out the
+The table is data (labmatrix/check/signatures.toml); this module loads it, works out the
 facts a signature may ask for, and matches. It also normalises output so that cells which
 agree up to pids, addresses, temporary paths and timings compare equal. Stdlib only.
 """
@@ -12,10 +12,14 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import tomllib
 
-TABLE = Path(__file__).resolve().parent / "check_signatures.toml"
+if TYPE_CHECKING:
+    from .command import CheckCell
+
+TABLE = Path(__file__).resolve().parent / "signatures.toml"
 FACTS = {"fork_with_threads", "direct_fork", "repeated_lines", "pids_limit", "split_by_method", "reimport"}
 KEYS = {"id", "title", "explain", "docs", "stderr", "stdout", "outcome", "method", "fact", "unless"}
 FORK_LIKE = {"fork"}
@@ -34,11 +38,11 @@ class Signature:
     fact: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
 
-    def matches(self, cell: dict, facts: set[str], matched: list[str]) -> bool:
-        return ((self.stderr is None or bool(self.stderr.search(cell["stderr"])))
-                and (self.stdout is None or bool(self.stdout.search(cell["stdout"])))
-                and (self.outcome is None or bool(self.outcome.match(cell["outcome"])))
-                and (not self.method or cell["effective_method"] in self.method)
+    def matches(self, cell: CheckCell, facts: set[str], matched: list[str]) -> bool:
+        return ((self.stderr is None or bool(self.stderr.search(cell.stderr)))
+                and (self.stdout is None or bool(self.stdout.search(cell.stdout)))
+                and (self.outcome is None or bool(self.outcome.match(cell.outcome)))
+                and (not self.method or cell.effective_method in self.method)
                 and set(self.fact) <= facts
                 and not (set(self.unless) & set(matched) or ("*" in self.unless and matched)))
 
@@ -113,29 +117,29 @@ def normalise(text: str, pids: set[int], method: str = "") -> list[str]:
 # --------------------------------------------------------------------------- facts
 
 
-def cell_facts(cell: dict) -> set[str]:
+def cell_facts(cell: CheckCell) -> set[str]:
     """What one cell's own events and output show."""
     facts = set()
-    forks = [e for e in cell.get("events", []) if e.get("event") == "fork"]
+    forks = [e for e in cell.events if e.get("event") == "fork"]
     if any(e.get("threads", 0) > 1 for e in forks):
         facts.add("fork_with_threads")
     if any("/multiprocessing/" not in e.get("caller", "") for e in forks):
         facts.add("direct_fork")
-    if cell.get("pids_refused", 0) > 0:
+    if cell.pids_refused > 0:
         facts.add("pids_limit")
-    counts = Counter(line for line in cell["stdout"].splitlines() if line.strip())
+    counts = Counter(line for line in cell.stdout.splitlines() if line.strip())
     if any(n > 1 for n in counts.values()):
         facts.add("repeated_lines")
     return facts
 
 
-def split_facts(group: list[dict], reference: list[dict], lines: list[str], ref_lines: list[str]) -> set[str]:
+def split_facts(group: list[CheckCell], reference: list[CheckCell], lines: list[str], ref_lines: list[str]) -> set[str]:
     """What the cell's group shows against the reference group: split_by_method when one
     group is all fork and the other all spawn/forkserver (both ran to the end), reimport
     when one group's output is the other's with some of its lines again."""
     facts = set()
-    kinds = {frozenset(c["effective_method"] in FORK_LIKE for c in g) for g in (group, reference)}
-    ran = all(c["outcome"] == "ok" for c in (*group, *reference))
+    kinds = {frozenset(c.effective_method in FORK_LIKE for c in g) for g in (group, reference)}
+    ran = all(c.outcome == "ok" for c in (*group, *reference))
     if ran and kinds == {frozenset({True}), frozenset({False})}:
         facts.add("split_by_method")
     mine, theirs = Counter(lines), Counter(ref_lines)
@@ -146,7 +150,7 @@ def split_facts(group: list[dict], reference: list[dict], lines: list[str], ref_
     return facts
 
 
-def explain(cell: dict, facts: set[str], src: str) -> list[Signature]:
+def explain(cell: CheckCell, facts: set[str], src: str) -> list[Signature]:
     matched: list[Signature] = []
     for sig in load(src):
         if sig.matches(cell, facts, [m.id for m in matched]):

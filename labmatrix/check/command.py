@@ -7,9 +7,9 @@ Each cell (image × start method, × GIL on/off on a free-threaded image) runs t
 that image's locked-down container (labmatrix.container: no network, non-root, pids and
 memory limits): the script's folder read-only at /home/lab/src, a fresh writable working
 folder on a tmpfs, stdin at EOF, a bound per cell. The method is forced at interpreter
-start by a hook, never by editing the script (check_box/hook/sitecustomize.py). Cells are
+start by a hook, never by editing the script (box/hook/sitecustomize.py). Cells are
 classified as the driver does, grouped by outcome and normalised output, and each cell
-that fails or differs from the reference group is explained from check_signatures.toml.
+that fails or differs from the reference group is explained from signatures.toml.
 
 Writes results/check.json, check.md and check.html (or into --out). Exit status: 0, or 1
 when --fail-on says so (differ, the default: a cell fails or the cells disagree; error: a
@@ -21,35 +21,35 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-import docker.errors
 import jinja2
 
-from . import cli, matrix, signatures
-from .container import DriverError, LabContainer, client
-from .session import RESULTS_DIR, MatrixSession, Selection, SelectionError
+from .. import matrix
+from ..container import ContainerPool, DriverError, LabContainer, client, missing_images
+from ..errors import BadInput, MissingEnvironment
+from ..session import RESULTS_DIR, Selection, SelectionError
+from ..table import text_table
+from . import signatures
 
 USAGE = ("usage: scripts/check path/to/script.py [ARGS...] [--image NAME ...] "
          "[--method fork|spawn|forkserver|default ...] [--timeout S] [--fail-on differ|error|never] [--out DIR]")
 SRC = "/home/lab/src"  # the script's folder, read-only
-BOX = "/opt/check"  # labmatrix/check_box: the in-container runner and the start-method hook
+BOX = "/opt/check"  # labmatrix/check/box: the in-container runner and the start-method hook
 SCRATCH = "/home/lab/scratch"  # a tmpfs: each cell's working folder; gone with the container
-BOX_DIR = Path(__file__).resolve().parent / "check_box"
+BOX_DIR = Path(__file__).resolve().parent / "box"
 DEFAULT_TIMEOUT = 30.0
 OUTPUT_CAP = 64 * 1024  # bytes kept of each stream (its tail); the rest is counted and marked cut
 FAIL_ON = ("differ", "error", "never")
 LAB_UID = 1000  # the images' user (images/Dockerfile)
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = matrix.ROOT / "labmatrix" / "templates"
 
 
-class CheckError(Exception):
+class CheckError(BadInput):
     """Bad input: one line that names the fix."""
 
 
@@ -59,6 +59,8 @@ class HelpRequested(Exception):
 
 @dataclass
 class Options:
+    """What one ``scripts/check`` run checks, as parsed from its command line."""
+
     script: Path
     args: list[str] = field(default_factory=list)
     images: tuple[str, ...] = ()
@@ -151,6 +153,54 @@ def gil_axis(image: matrix.Image) -> list[tuple[str, dict]]:
     return [(mode, matrix.GIL_ENV.get(mode, {})) for mode in image.gil_modes]
 
 
+@dataclass(frozen=True, eq=False)
+class CheckCell:
+    """One cell of a check (image × start method [× GIL mode]): what the in-container
+    runner (box/runner.py) reported, and, once :func:`explain_all` has returned it, its
+    group and explanation. The counterpart of the matrix's ``cells.Result``."""
+
+    image: str
+    python: str
+    method: str
+    gil: str
+    effective_method: str  # the image's default where method is "default"
+    outcome: str
+    returncode: int | None
+    duration_s: float
+    stdout: str
+    stderr: str
+    stdout_bytes: int
+    stderr_bytes: int
+    cut: list[str]
+    events: list[dict]
+    waits: list[str]
+    pids_refused: int
+    ended_by_pids_limit: bool
+    group: str = ""  # A is the reference group
+    differs: bool = False  # not in the reference group
+    signatures: list[str] = field(default_factory=list)
+    recognised: bool = False
+    explanation: str = ""
+
+    @property
+    def target(self) -> str:
+        """The image and GIL mode, as the matrix report spells them (matrix.variant)."""
+        return matrix.variant(self.image, self.gil)
+
+    @property
+    def where(self) -> str:
+        return f"{self.target}/{self.method}"
+
+    def pids(self) -> set[int]:
+        return {e["pid"] for e in self.events if isinstance(e.get("pid"), int)}
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+RUNNER_FIELDS = [f.name for f in fields(CheckCell)][5:17]  # outcome .. ended_by_pids_limit
+
+
 def run_image(box: LabContainer, opts: Options, gils: list[tuple[str, dict]]) -> tuple[dict, list[dict]]:
     """Cells of one image (its GIL modes ``gils``), one after another in one ``docker exec``,
     so a fork bomb in one cell never competes with another cell of the same container."""
@@ -160,34 +210,34 @@ def run_image(box: LabContainer, opts: Options, gils: list[tuple[str, dict]]) ->
     code, out, err = box.exec(["python", f"{BOX}/runner.py", json.dumps(spec)], timeout=bound)
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     if code != 0 or not lines:
+        box.failed = True
         raise DriverError(f"the check runner failed in {box.image.name} (exit {code}): {err.strip()[-300:]}")
     return lines[0], lines[1:]
 
 
-def jobs(boxes: dict[str, LabContainer], extra: dict[str, list[LabContainer]], opts: Options) -> list[tuple]:
+def jobs(boxes: dict[str, list[LabContainer]], opts: Options) -> list[tuple[str, LabContainer, list]]:
     """(image, container, GIL modes) to run side by side: each GIL mode of a free-threaded
-    image in a container of its own when ``extra`` has one (its own pids limit too)."""
+    image in a container of its own when the image has one per mode (its own pids limit too)."""
     found = []
     for name in opts.images:
-        gils, spare = gil_axis(boxes[name].image), extra.get(name, [])
-        if len(spare) + 1 >= len(gils) > 1:
-            found += [(name, box, [gil]) for box, gil in zip([boxes[name], *spare], gils)]
+        mine, gils = boxes[name], gil_axis(boxes[name][0].image)
+        if len(mine) >= len(gils) > 1:
+            found += [(name, box, [gil]) for box, gil in zip(mine, gils)]
         else:
-            found.append((name, boxes[name], gils))
+            found.append((name, mine[0], gils))
     return found
 
 
-def run_cells(boxes: dict[str, LabContainer], opts: Options,
-              extra: dict[str, list[LabContainer]] | None = None) -> list[dict]:
+def run_cells(boxes: dict[str, list[LabContainer]], opts: Options) -> list[CheckCell]:
     """Run the script in the containers of opts.images, all side by side; on Ctrl-C or a
     failure the containers go at once, which ends their execs."""
-    todo = jobs(boxes, extra or {}, opts)
+    todo = jobs(boxes, opts)
     pool = ThreadPoolExecutor(len(todo))
     try:
         futures = [(name, pool.submit(run_image, box, opts, gils)) for name, box, gils in todo]
         found = [(name, *future.result()) for name, future in futures]
     except BaseException:
-        for box in [*boxes.values(), *(b for spare in (extra or {}).values() for b in spare)]:
+        for box in (b for mine in boxes.values() for b in mine):
             box.remove()
         raise
     finally:
@@ -198,63 +248,39 @@ def run_cells(boxes: dict[str, LabContainer], opts: Options,
         python = ".".join(map(str, header["version_info"]))
         for row in rows:
             method = row["method"]
-            cells.append({
-                "image": name, "python": python, "method": method, "gil": row.get("gil"),
-                "target": name + (f" gil-{row['gil']}" if row.get("gil") else ""),
-                "effective_method": image.default_method if method == "default" else method,
-                **{k: row[k] for k in ("outcome", "returncode", "duration_s", "stdout", "stderr", "stdout_bytes",
-                                       "stderr_bytes", "cut", "events", "waits", "pids_refused",
-                                       "ended_by_pids_limit")}})
+            cells.append(CheckCell(
+                image=name, python=python, method=method, gil=row.get("gil") or "",
+                effective_method=image.default_method if method == "default" else method,
+                **{k: row[k] for k in RUNNER_FIELDS}))
     order = {m: i for i, m in enumerate(opts.methods)}
-    return sorted(cells, key=lambda c: (opts.images.index(c["image"]), order[c["method"]], c["gil"] or ""))
+    return sorted(cells, key=lambda c: (opts.images.index(c.image), order[c.method], c.gil))
 
 
-def built(cli, names: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """The images of ``names`` that are built, and those that are not."""
-    have, missing = [], []
-    for name in names:
-        try:
-            cli.images.get(matrix.get_image(name).tag)
-            have.append(name)
-        except docker.errors.ImageNotFound:
-            missing.append(name)
-    return have, missing
-
-
-def run(opts: Options, all_images: bool = False) -> tuple[list[dict], dict]:
+def run(opts: Options, all_images: bool = False) -> tuple[list[CheckCell], dict]:
     """Run every cell. With no --image, the images that are not built are left out (and
     named); an image named with --image must be built."""
     start = time.monotonic()
-    try:
-        cli = client()
-    except DriverError:
-        raise DriverError("no Docker daemon answers; start Docker (on Linux: 'sudo systemctl start docker') "
-                          "and try again") from None
-    skipped = []
+    docker_client = client()
+    skipped: list[str] = []
     if all_images:
-        images, skipped = built(cli, opts.images)
-        if not images:
-            raise DriverError("no image is built; build them with: scripts/build-images")
-        opts.images = tuple(images)
-    options = container_options(opts.script)
-    with MatrixSession(opts.images, cli=cli, container_options=options) as session, ExitStack() as stack:
-        # A free-threaded image's other GIL modes get containers of their own, started side by side.
-        spare = [LabContainer(cli, matrix.get_image(name), **options)
-                 for name in opts.images for _ in gil_axis(matrix.get_image(name))[1:]]
-        for box in spare:
-            stack.push(box.__exit__)  # removed even if its start is interrupted
-        if spare:
-            with ThreadPoolExecutor(len(spare)) as starting:
-                list(starting.map(LabContainer.__enter__, spare))
-        extra: dict[str, list[LabContainer]] = defaultdict(list)
-        for box in spare:
-            extra[box.image.name].append(box)
+        skipped = missing_images(docker_client, map(matrix.get_image, opts.images))
+        opts.images = tuple(name for name in opts.images if name not in skipped)
+        if not opts.images:
+            raise MissingEnvironment("no image is built; build them with: scripts/build-images")
+    images = [matrix.get_image(name) for name in opts.images]
+    with ContainerPool(docker_client) as pool:
+        # A container per GIL mode of each image (a free-threaded image's modes side by side).
+        for count in sorted({len(image.gil_modes) for image in images}):
+            pool.start([i for i in images if len(i.gil_modes) == count], per_image=count,
+                       **container_options(opts.script))
         started = time.monotonic()
-        cells = run_cells(session.containers, opts, extra)
+        cells = run_cells(pool.boxes, opts)
         ran = time.monotonic()
-        every = [*session.containers.values(), *spare]
-        with ThreadPoolExecutor(len(every)) as removal:  # side by side; the exits find none left
-            list(removal.map(LabContainer.remove, every))
+        for boxes in pool.boxes.values():  # LABMATRIX_KEEP_CONTAINERS=1 keeps a failing cell's
+            for box, gil in zip(boxes, boxes[0].image.gil_modes):
+                box.failed = any(c.outcome != "ok" for c in cells if c.image == box.image.name
+                                 and (len(boxes) == 1 or c.gil == gil))
+        pool.remove_all()
     end = time.monotonic()
     return cells, {"wall_s": round(end - start, 2), "start_s": round(started - start, 2),
                    "cells_s": round(ran - started, 2), "remove_s": round(end - ran, 2), "skipped_images": skipped}
@@ -263,127 +289,147 @@ def run(opts: Options, all_images: bool = False) -> tuple[list[dict], dict]:
 # --------------------------------------------------------------------------- grouping and explaining
 
 
-def _pids(cell: dict) -> set[int]:
-    return {e["pid"] for e in cell["events"] if isinstance(e.get("pid"), int)}
+Lines = tuple[list[str], list[str]]
 
 
-def group(cells: list[dict]) -> list[list[dict]]:
+def normalised(cell: CheckCell) -> Lines:
+    """The cell's stdout and stderr lines, normalised (signatures.normalise): pids,
+    addresses, paths, timings and the name of the method in force (the script may print it)."""
+    pids, method = cell.pids(), cell.effective_method
+    return signatures.normalise(cell.stdout, pids, method), signatures.normalise(cell.stderr, pids, method)
+
+
+def group(cells: list[CheckCell], lines: dict[int, Lines] | None = None) -> list[list[CheckCell]]:
     """Cells that agree (outcome, normalised stdout and stderr, as multisets of lines so
-    that the order in which processes interleave does not split them; the name of the
-    method in force is normalised too, as the script may print it), largest first; the
+    that the order in which processes interleave does not split them), largest first; the
     first is the reference (ties: a group that ran to the end, then the earlier cell)."""
-    keyed: dict[tuple, list[dict]] = defaultdict(list)
+    lines = {id(c): normalised(c) for c in cells} if lines is None else lines
+    keyed: dict[tuple, list[CheckCell]] = defaultdict(list)
     for cell in cells:
-        pids, method = _pids(cell), cell["effective_method"]
-        cell["_out"] = signatures.normalise(cell["stdout"], pids, method)
-        cell["_err"] = signatures.normalise(cell["stderr"], pids, method)
-        keyed[(cell["outcome"], tuple(sorted(cell["_out"])), tuple(sorted(cell["_err"])))].append(cell)
+        out, err = lines[id(cell)]
+        keyed[(cell.outcome, tuple(sorted(out)), tuple(sorted(err)))].append(cell)
     groups = list(keyed.values())
     order = {id(c): i for i, c in enumerate(cells)}
-    groups.sort(key=lambda g: (-len(g), g[0]["outcome"] != "ok", order[id(g[0])]))
+    groups.sort(key=lambda g: (-len(g), g[0].outcome != "ok", order[id(g[0])]))
     return groups
 
 
-def _last_line(cell: dict, bound: float) -> str:
-    if cell["outcome"] in ("timeout", "deadlock"):
-        waits = ", ".join(w for w in cell["waits"] if w and w != "0")
+def _last_line(cell: CheckCell, bound: float) -> str:
+    if cell.outcome in ("timeout", "deadlock"):
+        waits = ", ".join(w for w in cell.waits if w and w != "0")
         return f"still running at the {bound:g} s bound" + (f" (threads waiting in: {waits})" if waits else "")
-    lines = [ln.strip() for ln in cell["stderr"].splitlines() if ln.strip()]
-    return lines[-1] if lines else f"exit code {cell['returncode']}"
+    found = [ln.strip() for ln in cell.stderr.splitlines() if ln.strip()]
+    return found[-1] if found else f"exit code {cell.returncode}"
 
 
-def explain_all(cells: list[dict], bound: float) -> list[dict]:
-    """Group the cells and give every cell that fails or differs its explanation."""
-    groups = group(cells)
+@dataclass(frozen=True)
+class Group:
+    """Cells whose outcome and normalised output agree; A is the reference."""
+
+    group: str
+    outcome: str
+    cells: list[str]  # "<target>/<method>"
+    signatures: list[str]
+    explanation: str
+    brief: list[str]
+
+
+def _explanation(cell: CheckCell, found: list[signatures.Signature], differs: bool, reference: CheckCell,
+                 lines: dict[int, Lines], bound: float) -> str:
+    if found:
+        text = " ".join(f"{s.title}: {s.explain} ({s.docs})" for s in found)
+    elif cell.outcome != "ok":
+        text = f"not recognised: {cell.outcome}, " + _last_line(cell, bound)
+    elif differs:
+        text = f"not recognised: differs from group A ({_first_difference(lines[id(cell)], lines[id(reference)])})"
+    else:
+        text = ""
+    notes = []
+    chosen = [e["mp_method"] for e in cell.events if e.get("event") == "exit" and e.get("mp_method")]
+    if cell.method != "default" and chosen and chosen[-1] != cell.method:
+        notes.append(f"The script chose its own start method ({chosen[-1]}), which wins over the forced default "
+                     f"({cell.method}), as it would on a platform with that default.")
+    if cell.cut:
+        notes.append("Output cut: " + ", ".join(
+            f"{s} kept its last {OUTPUT_CAP // 1024} KiB of {getattr(cell, s + '_bytes')} bytes" for s in cell.cut) + ".")
+    return " ".join([text, *notes] if text else notes)
+
+
+def explain_all(cells: list[CheckCell], bound: float) -> tuple[list[CheckCell], list[Group]]:
+    """The cells, each with its group and the explanation of a cell that fails or differs
+    (new values, in the same order), and the groups."""
+    lines = {id(c): normalised(c) for c in cells}
+    groups = group(cells, lines)
     reference = groups[0]
     known = {s.id: s for s in signatures.load(SRC)}
+    explained: dict[int, CheckCell] = {}
     info = []
     for n, members in enumerate(groups):
         letter = chr(ord("A") + n) if n < 26 else f"G{n}"
-        split = set() if n == 0 else signatures.split_facts(members, reference, members[0]["_out"], reference[0]["_out"])
+        split = set() if n == 0 else signatures.split_facts(
+            members, reference, lines[id(members[0])][0], lines[id(reference[0])][0])
         for cell in members:
-            cell["group"], cell["differs"] = letter, n > 0
-            facts = signatures.cell_facts(cell) | split
-            found = signatures.explain(cell, facts, SRC)
-            cell["signatures"] = [s.id for s in found]
-            cell["recognised"] = bool(found) or (cell["outcome"] == "ok" and n == 0)
-            if found:
-                cell["explanation"] = " ".join(f"{s.title}: {s.explain} ({s.docs})" for s in found)
-            elif cell["outcome"] != "ok" or n > 0:
-                cell["explanation"] = (f"not recognised: {cell['outcome']}, " + _last_line(cell, bound)
-                                       if cell["outcome"] != "ok" else
-                                       f"not recognised: differs from group A ({_first_difference(cell, reference[0])})")
-            else:
-                cell["explanation"] = ""
-            chosen = [e["mp_method"] for e in cell["events"] if e.get("event") == "exit" and e.get("mp_method")]
-            if cell["method"] != "default" and chosen and chosen[-1] != cell["method"]:
-                cell["explanation"] += (" " if cell["explanation"] else "") + (
-                    f"The script chose its own start method ({chosen[-1]}), which wins over the forced default "
-                    f"({cell['method']}), as it would on a platform with that default.")
-            if cell["cut"]:
-                cell["explanation"] += (" " if cell["explanation"] else "") + "Output cut: " + ", ".join(
-                    f"{s} kept its last {OUTPUT_CAP // 1024} KiB of {cell[s + '_bytes']} bytes" for s in cell["cut"]) + "."
-        info.append({"group": letter, "outcome": members[0]["outcome"], "cells": [_where(c) for c in members],
-                     "signatures": members[0]["signatures"], "explanation": members[0]["explanation"],
-                     "brief": [f"{known[i].title} ({known[i].docs})" for i in members[0]["signatures"]] or
-                              ([members[0]["explanation"]] if members[0]["explanation"] else [])})
-    return info
+            found = signatures.explain(cell, signatures.cell_facts(cell) | split, SRC)
+            explained[id(cell)] = replace(
+                cell, group=letter, differs=n > 0, signatures=[s.id for s in found],
+                recognised=bool(found) or (cell.outcome == "ok" and n == 0),
+                explanation=_explanation(cell, found, n > 0, reference[0], lines, bound))
+        first = explained[id(members[0])]
+        info.append(Group(letter, first.outcome, [c.where for c in members], first.signatures, first.explanation,
+                          [f"{known[i].title} ({known[i].docs})" for i in first.signatures] or
+                          ([first.explanation] if first.explanation else [])))
+    return [explained[id(c)] for c in cells], info
 
 
-def _first_difference(cell: dict, ref: dict) -> str:
-    for mine, theirs in ((cell["_out"], ref["_out"]), (cell["_err"], ref["_err"])):
+def _first_difference(mine_lines: Lines, ref_lines: Lines) -> str:
+    for mine, theirs in zip(mine_lines, ref_lines):
         extra = [line for line in mine if line not in theirs] or [f"missing: {line}" for line in theirs if line not in mine]
         if extra:
             return extra[0][:160]
     return "same lines, other counts"
 
 
-def _where(cell: dict) -> str:
-    return f"{cell['target']}/{cell['method']}"
-
-
 # --------------------------------------------------------------------------- output
 
 
-def columns(cells: list[dict]) -> list[str]:
-    return list(dict.fromkeys(c["target"] for c in cells))
+def columns(cells: list[CheckCell]) -> list[str]:
+    return list(dict.fromkeys(c.target for c in cells))
 
 
-def table(cells: list[dict], methods: list[str]) -> list[str]:
+def table(cells: list[CheckCell], methods: list[str]) -> list[str]:
     """A row per method, a column per image (and GIL mode): group letter and outcome."""
-    index = {(c["target"], c["method"]): c for c in cells}
+    index = {(c.target, c.method): c for c in cells}
     cols = columns(cells)
-    first = {t: next(c for c in cells if c["target"] == t) for t in cols}
-    rows = [["method", *cols], ["", *(f"{first[t]['python']} {matrix.get_image(first[t]['image']).default_method}"
+    first = {t: next(c for c in cells if c.target == t) for t in cols}
+    rows = [["method", *cols], ["", *(f"{first[t].python} {matrix.get_image(first[t].image).default_method}"
                                       for t in cols)]]
     for m in methods:
-        rows.append([m, *(f"{c['group']} {c['outcome']}" if (c := index.get((t, m))) else "" for t in cols)])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(text.ljust(w) for text, w in zip(row, widths)).rstrip() for row in rows]
+        rows.append([m, *(f"{c.group} {c.outcome}" if (c := index.get((t, m))) else "" for t in cols)])
+    return text_table(rows)
 
 
-def legend(groups: list[dict]) -> list[str]:
+def legend(groups: list[Group]) -> list[str]:
     lines = []
     for g in groups:
-        where = g["cells"]
+        where = g.cells
         cells = ", ".join(where[:8]) + (f" … ({len(where)} cells)" if len(where) > 8 else "")
-        head = f"{g['group']}  {g['outcome']}  [{cells}]" + ("  (reference)" if g["group"] == "A" else "")
+        head = f"{g.group}  {g.outcome}  [{cells}]" + ("  (reference)" if g.group == "A" else "")
         lines.append(head)
-        lines += [f"   → {line}" for line in g["brief"]]  # the whole explanation is in check.md/html/json
+        lines += [f"   → {line}" for line in g.brief]  # the whole explanation is in check.md/html/json
     return lines
 
 
-def exit_code(cells: list[dict], groups: list[dict], fail_on: str) -> int:
-    failed = any(c["outcome"] != "ok" for c in cells)
+def exit_code(cells: list[CheckCell], groups: list[Group], fail_on: str) -> int:
+    failed = any(c.outcome != "ok" for c in cells)
     return int({"differ": failed or len(groups) > 1, "error": failed, "never": False}[fail_on])
 
 
-def context(cells: list[dict], groups: list[dict], opts: Options, run: dict) -> dict:
+def context(cells: list[CheckCell], groups: list[Group], opts: Options, run: dict) -> dict:
     return {"script": opts.script.name, "args": opts.args, "cells": cells, "groups": groups,
             "columns": columns(cells), "methods": list(opts.methods), "run": run,
-            "index": {(c["target"], c["method"]): c for c in cells},
-            "pythons": {c["target"]: (c["python"], matrix.get_image(c["image"]).default_method) for c in cells},
-            "failed": sum(c["outcome"] != "ok" for c in cells)}
+            "index": {(c.target, c.method): c for c in cells},
+            "pythons": {c.target: (c.python, matrix.get_image(c.image).default_method) for c in cells},
+            "failed": sum(c.outcome != "ok" for c in cells)}
 
 
 def markdown(ctx: dict) -> str:
@@ -394,12 +440,12 @@ def markdown(ctx: dict) -> str:
              "A cell shows its group (cells whose outcome and normalised output agree) and its outcome; "
              "group A is the reference.", "", head, "|---|" + "---|" * len(cols)]
     for m in ctx["methods"]:
-        row = [f"{c['group']} `{c['outcome']}`" if (c := ctx["index"].get((t, m))) else "" for t in cols]
+        row = [f"{c.group} `{c.outcome}`" if (c := ctx["index"].get((t, m))) else "" for t in cols]
         lines.append(f"| {m} | " + " | ".join(row) + " |")
     lines += ["", "#### Groups", ""]
     for g in ctx["groups"]:
-        lines.append(f"- **{g['group']}** `{g['outcome']}`: {', '.join(g['cells'])}" +
-                     (f"  \n  {g['explanation']}" if g["explanation"] else ""))
+        lines.append(f"- **{g.group}** `{g.outcome}`: {', '.join(g.cells)}" +
+                     (f"  \n  {g.explanation}" if g.explanation else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -408,15 +454,10 @@ def html(ctx: dict) -> str:
     return env.get_template("check.html.j2").render(**ctx)
 
 
-PUBLIC = ("image", "python", "method", "gil", "effective_method", "outcome", "returncode", "duration_s", "group",
-          "differs", "explanation", "signatures", "recognised", "stdout", "stderr", "stdout_bytes", "stderr_bytes",
-          "cut", "events", "pids_refused", "ended_by_pids_limit")
-
-
 def write(ctx: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    cells = [{k: c[k] for k in PUBLIC} for c in ctx["cells"]]
-    data = {"script": ctx["script"], "args": ctx["args"], "run": ctx["run"], "groups": ctx["groups"], "cells": cells}
+    data = {"script": ctx["script"], "args": ctx["args"], "run": ctx["run"],
+            "groups": [asdict(g) for g in ctx["groups"]], "cells": [c.to_json() for c in ctx["cells"]]}
     (out / "check.json").write_text(json.dumps(data, indent=1, sort_keys=True))
     (out / "check.md").write_text(markdown(ctx))
     (out / "check.html").write_text(html(ctx))
@@ -425,17 +466,11 @@ def write(ctx: dict, out: Path) -> None:
 def main(argv: list[str]) -> int:
     try:
         opts = parse(argv)
-        cells, run_info = run(opts, all_images=not any(a == "--image" or a.startswith("--image=") for a in argv))
     except HelpRequested:
         print(__doc__.strip())
         return 0
-    except CheckError as exc:
-        print(f"check: {exc}", file=sys.stderr)
-        return 2
-    except DriverError as exc:
-        print(f"check: {exc}", file=sys.stderr)
-        return 2
-    groups = explain_all(cells, opts.timeout)
+    cells, run_info = run(opts, all_images=not any(a == "--image" or a.startswith("--image=") for a in argv))
+    cells, groups = explain_all(cells, opts.timeout)
     code = exit_code(cells, groups, opts.fail_on)
     run_info.update(timeout_s=opts.timeout, fail_on=opts.fail_on, exit_code=code)
     ctx = context(cells, groups, opts, run_info)
@@ -450,7 +485,3 @@ def main(argv: list[str]) -> int:
     print(f"\ncheck: {opts.script.name}: {len(cells)} cells in {run_info['wall_s']:.1f} s, {len(groups)} group(s), "
           f"{ctx['failed']} failing; exit {code} (--fail-on {opts.fail_on}); results in {shown}/check.{{json,md,html}}")
     return code
-
-
-if __name__ == "__main__":
-    cli.run(main, "check: interrupted; its containers and scratch folders are removed")

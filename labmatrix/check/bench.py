@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import check, cli
+from ..cli import run
+from .command import main as check_main
 
 ONE_SECOND = '''\
 import multiprocessing as mp
@@ -43,7 +44,7 @@ def main(argv: list[str]) -> int:
         script.write_text(ONE_SECOND)
         script.chmod(0o644)
         start = time.monotonic()
-        code = check.main([str(script), *argv, "--out", str(Path(folder) / "out")])
+        code = check_main([str(script), *argv, "--out", str(Path(folder) / "out")])
         wall = time.monotonic() - start
         if code not in (0, 1):
             return code
@@ -60,4 +61,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    run(main, "bench-check")

@@ -1,3 +1,0 @@
-from pathlib import Path
-
-SCRIPTS = Path(__file__).resolve().parent / "scripts"
