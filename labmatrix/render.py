@@ -79,10 +79,11 @@ def outputs() -> dict:
     files.update(hub.outputs())  # the hub's profiles and the Zero to JupyterHub config
     for path, name, text in BLOCKS:
         current = files.get(path, path.read_text())
-        if not _mark(name).search(current):
+        found = _mark(name).search(current)
+        if not found:
             raise RuntimeError(f"{path.relative_to(matrix.ROOT)} has no <!-- {name}:begin --> ... "
                                f"<!-- {name}:end --> block to render into")
-        files[path] = _mark(name).sub(lambda m, t=text: m.group(1) + t() + m.group(2), current)
+        files[path] = current[:found.end(1)] + text() + current[found.start(2):]
     return files
 
 
