@@ -79,7 +79,7 @@ class Result:
 RUNNERS = 2 * (os.cpu_count() or 1)
 BATCHES_PER_RUNNER = 3
 #: The fewest cells a target's batch is cut to: each batch costs a ``docker exec`` and a
-#: runner's interpreter (one lab in every image: 7.9 s with 2-cell batches, 7.6 s with 4).
+#: runner's interpreter, so smaller batches make a one-lab run slower (docs/performance.md).
 MIN_BATCH_CELLS = 4
 
 

@@ -1,6 +1,6 @@
-"""Render the files that follow matrix.toml: compose.yaml, the README's image table, the
-kernel table of the workshop's landing page (labs/README.md), and the hub's profiles and
-Zero to JupyterHub config (labmatrix/hub/command.py).
+"""Render the files that follow matrix.toml: compose.yaml, the image and lab tables of
+docs/driver.md, the kernel and lab tables of the workshop's landing page (labs/README.md),
+and the hub's profiles and Zero to JupyterHub config (labmatrix/hub/command.py).
 
     python -m labmatrix.render          write them
     python -m labmatrix.render --check  exit 1 if a rendered file is out of date
@@ -14,6 +14,7 @@ import jinja2
 from . import matrix
 from .cli import run
 from .envfile import port_var
+from .errors import BadInput
 from .hardening import HARDENING
 from .hub import command as hub
 
@@ -41,7 +42,8 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in rows)]) + "\n"
 
 
-def readme_table() -> str:
+def images_table() -> str:
+    """docs/driver.md's table: every image with its suite, Python, default method, port and why."""
     return _table(["image", "Debian suite", "Python", "default start method", "JupyterLab port", "why"],
                   [[f"`{i.name}`", i.suite, i.python, i.default_method,
                     f"[127.0.0.1:{i.port}](http://127.0.0.1:{i.port}/lab)", i.why] for i in matrix.images()])
@@ -64,10 +66,11 @@ def labs_table() -> str:
     return _table(["lab", "the lesson"], rows)
 
 
-# Rendered blocks: (file, marker, text). A file without the marker is left as it is.
+# Rendered blocks: (file, marker, text). Each file must hold its <!-- marker:begin/end -->
+# pair: a block that lost its markers is an error, never silently left stale.
 BLOCKS = [
-    (matrix.ROOT / "README.md", "matrix", readme_table),
-    (matrix.ROOT / "README.md", "labs", lambda: labs_table().replace("](", "](labs/")),
+    (matrix.ROOT / "docs" / "driver.md", "matrix", images_table),
+    (matrix.ROOT / "docs" / "driver.md", "labs", lambda: labs_table().replace("](", "](../labs/")),
     (matrix.LABS_DIR / "README.md", "kernels", kernels_table),
     (matrix.LABS_DIR / "README.md", "labs", labs_table),
 ]
@@ -77,19 +80,23 @@ def outputs() -> dict:
     files = {matrix.ROOT / "compose.yaml": compose_yaml()}
     files.update(hub.outputs())  # the hub's profiles and the Zero to JupyterHub config
     for path, name, text in BLOCKS:
-        if path.exists():
-            current = files.get(path, path.read_text())
-            files[path] = _mark(name).sub(lambda m, t=text: str(m.group(1) + t() + m.group(2)), current)
+        current = files.get(path, path.read_text())
+        found = _mark(name).search(current)
+        if not found:
+            raise BadInput(f"{path.relative_to(matrix.ROOT)} has no <!-- {name}:begin --> ... "
+                               f"<!-- {name}:end --> block to render into")
+        files[path] = current[:found.end(1)] + text() + current[found.start(2):]
     return files
 
 
 def main(argv: list[str]) -> int:
-    stale = [p for p, text in outputs().items() if not p.exists() or p.read_text() != text]
+    rendered = outputs()
+    stale = [p for p, text in rendered.items() if not p.exists() or p.read_text() != text]
     if "--check" in argv:
         for path in stale:
             print(f"{path.name} is out of date with matrix.toml; run scripts/render")
         return 1 if stale else 0
-    for path, text in outputs().items():
+    for path, text in rendered.items():
         path.write_text(text)
     return 0
 

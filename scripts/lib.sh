@@ -1,28 +1,37 @@
 # Shared shell helpers for scripts/ (sourced, not run).
-die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+# One line on stderr, then the exit code of labmatrix/errors.py: fail CODE MESSAGE...
+# (1 a failed run, 2 bad input, 3 a missing environment); die is fail 1.
+fail() { local code=$1; shift; echo "$(basename "$0"): $*" >&2; exit "$code"; }
+die() { fail 1 "$@"; }
 
 need_daemon() {
-  command -v docker >/dev/null 2>&1 || die "docker is not installed; install Docker (Docker Desktop on macOS/Windows) and try again"
-  docker info >/dev/null 2>&1 || die "no Docker daemon answers; start Docker (on Linux: 'sudo systemctl start docker' or 'sudo dockerd &') and try again"
+  command -v docker >/dev/null 2>&1 || fail 3 "docker is not installed; install Docker (Docker Desktop on macOS/Windows) and try again"
+  docker info >/dev/null 2>&1 || fail 3 "no Docker daemon answers; start Docker (on Linux: 'sudo systemctl start docker' or 'sudo dockerd &') and try again"
 }
 
 need_docker() {
   need_daemon
-  docker compose version >/dev/null 2>&1 || die "'docker compose' (Compose v2) is missing; install the docker-compose-plugin (or Debian's docker-compose >= 2) and try again"
+  docker compose version >/dev/null 2>&1 || fail 3 "'docker compose' (Compose v2) is missing; install the docker-compose-plugin (or Debian's docker-compose >= 2) and try again"
 }
 
 # matrix.toml, read through Python (labmatrix/matrix.py, stdlib only):
 #   matrix_values KEY   one value per image, in file order (e.g. matrix_values suite)
 #   matrix_mirror       the Debian mirror
-matrix_values() { python3 -m labmatrix.matrix values "$1" || die "cannot read matrix.toml; Python >= 3.11 is needed on the host"; }
-matrix_mirror() { python3 -m labmatrix.matrix mirror || die "cannot read matrix.toml; Python >= 3.11 is needed on the host"; }
+# A bad matrix.toml is the one line labmatrix.matrix printed (exit 2); an old host Python, this one.
+matrix_read() {
+  python3 -m labmatrix.matrix "$@" && return
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || fail 3 "cannot read matrix.toml; Python >= 3.11 is needed on the host"
+  exit 2
+}
+matrix_values() { matrix_read values "$1"; }
+matrix_mirror() { matrix_read mirror; }
 image_names() { matrix_values name; }
 
 check_images() {
   local known name
   known=$(image_names | tr '\n' ' ')
   for name in "$@"; do
-    case " $known " in *" ${name:-''} "*) ;; *) die "unknown image '$name'; valid: ${known% }" ;; esac  # '' is no name
+    case " $known " in *" ${name:-''} "*) ;; *) fail 2 "unknown image '$name'; valid: ${known% }" ;; esac  # '' is no name
   done
 }
 

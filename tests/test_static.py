@@ -14,6 +14,8 @@ import pytest
 from labmatrix import expect, matrix, render
 
 WORKFLOW = matrix.ROOT / ".github" / "workflows" / "matrix.yml"
+DOCS = matrix.ROOT / "docs"
+README = matrix.ROOT / "README.md"
 LAB_FILES = sorted(p for p in matrix.LABS_DIR.glob("*.py") if not p.name.startswith("_"))
 
 
@@ -131,10 +133,58 @@ def test_workflow_matrix_is_read_from_matrix_toml(tmp_path):
 
     native = jobs["native"]
     assert set(native["strategy"]["matrix"]["os"]) == {"macos-latest", "windows-latest"}
-    # The native jobs run exactly the README's command for macOS and Windows hosts.
-    readme = re.search(r"`(pytest tests/test_host_labs\.py[^`]*)`", (matrix.ROOT / "README.md").read_text())
-    assert readme, "the README names no native command"
-    assert [step["run"].strip() for step in native["steps"] if "test_host_labs" in step.get("run", "")] == [readme[1]]
+    # The native jobs run exactly the command docs/driver.md gives macOS and Windows hosts.
+    documented = re.search(r"`(pytest tests/test_host_labs\.py[^`]*)`", (DOCS / "driver.md").read_text())
+    assert documented, "docs/driver.md names no native command"
+    assert [step["run"].strip() for step in native["steps"] if "test_host_labs" in step.get("run", "")] \
+        == [documented[1]]
+
+
+# --------------------------------------------------------------------------- docs
+
+# [text](target) in Markdown, outside code: a link's target up to a space or ")".
+MD_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _links(path: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)  # fenced code is not a link
+    return MD_LINK.findall(re.sub(r"`[^`\n]*`", "", text))
+
+
+def test_readme_is_short():
+    assert len(README.read_text().splitlines()) <= 150, "README.md is the front page: 150 lines at most; move the rest to docs/"
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    linked = {(README.parent / target.partition("#")[0]).resolve() for target in _links(README)}
+    pages = sorted(DOCS.glob("*.md"))
+    assert pages, "docs/ has no page"
+    unlinked = [p.name for p in pages if p.resolve() not in linked]
+    assert not unlinked, f"docs page(s) not linked from README.md: {unlinked}"
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+
+
+@pytest.mark.parametrize("page", [README, *sorted(DOCS.glob("*.md"))], ids=lambda p: p.name)
+def test_relative_links_resolve(page):
+    """Every relative link of the README and docs/ names a file or folder of the repository,
+    and a link to a heading of a Markdown page names a heading that is there."""
+    broken = []
+    for target in _links(page):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):
+            continue  # http(s)://, mailto:
+        file, _, anchor = target.partition("#")
+        path = (page.parent / file).resolve() if file else page.resolve()
+        if not path.exists() or not path.is_relative_to(matrix.ROOT.resolve()):
+            broken.append(target)
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            broken.append(target)
+    assert not broken, f"{page.relative_to(matrix.ROOT)}: links to nothing: {broken}"
 
 
 def test_mypy():

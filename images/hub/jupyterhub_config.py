@@ -74,13 +74,13 @@ if not os.path.exists(secret):
 c.TraefikFileProviderProxy.traefik_api_username = "jupyterhub"
 c.TraefikFileProviderProxy.traefik_api_password = open(secret).read().strip()
 # traefik checks that password's bcrypt hash on every call the hub makes to its API (a
-# route's check after each spawn and stop). At bcrypt's default cost (12) each check took
-# about 0.3 CPU-s here, 0.6 per spawn, which a class starting at once waits for. The
+# route's check after each spawn and stop). At bcrypt's default cost (12) those checks are a
+# noticeable share of a spawn's CPU (docs/performance.md), which a class starting at once waits for. The
 # password is 32 random bytes (about 190 bits), which no cost factor makes any harder to
 # guess, so the lowest cost (4) is used (https://doc.traefik.io/traefik/middlewares/http/basicauth/).
 c.TraefikFileProviderProxy.traefik_api_hashed_password = bcrypt.hashpw(
     c.TraefikFileProviderProxy.traefik_api_password.encode(), bcrypt.gensalt(rounds=4)).decode("ascii")
-# traefik (a 150 MB binary) can take a while to answer on a busy host; the default is 30 s.
+# traefik (a large binary) can take a while to answer on a busy host; the default is 30 s.
 c.TraefikFileProviderProxy.check_route_timeout = 120
 
 # --- The attendees' servers.

@@ -35,7 +35,7 @@ if host_port.isdigit():
 c.ServerApp.terminals_enabled = True  # attendees run `python labs/<lab>.py --start-method spawn`
 # Two server extensions JupyterLab installs that this workshop never uses: jupyter_lsp (no
 # language server is installed) and notebook_shim (for classic Notebook extensions; none
-# is installed). Not loading them saves about 0.2 CPU-s of every server start, which is
+# is installed). Not loading them saves CPU on every server start (docs/performance.md), which is
 # what a class of attendees starting at once waits for (scripts/bench-hub).
 c.ServerApp.jpserver_extensions.update({"jupyter_lsp": False, "notebook_shim": False})
 c.ContentsManager.allow_hidden = False

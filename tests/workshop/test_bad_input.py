@@ -107,9 +107,9 @@ def test_missing_image_is_one_clear_line(scratch_project, tmp_path):
     env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
     line = one_clear_line_after_token(run([str(WORKSHOP), "--no-build", name], env=env))
     assert f"image(s) not built or outdated: {name}" in line and f"scripts/build-images {name}" in line, line
-    # The instructor's offline copy, named as the README names it.
+    # The instructor's offline copy, named as the workshop's page (docs/workshop.md) names it.
     assert "docker load -i concurrency-lab.tar.gz" in line, line
-    assert "docker load -i concurrency-lab.tar.gz" in (matrix.ROOT / "README.md").read_text()
+    assert "docker load -i concurrency-lab.tar.gz" in (matrix.ROOT / "docs" / "workshop.md").read_text()
 
 
 @pytest.mark.docker
