@@ -17,12 +17,12 @@ from labmatrix.matrix import PID_LABEL
 pytestmark = pytest.mark.docker
 
 
-def _containers(cli, pid):
-    return cli.containers.list(all=True, sparse=True, filters={"label": f"{PID_LABEL}={pid}"})
+def _containers(docker_client, pid):
+    return docker_client.containers.list(all=True, sparse=True, filters={"label": f"{PID_LABEL}={pid}"})
 
 
-def _networks(cli):
-    return {n.id for n in cli.networks.list(filters={"label": matrix.LABEL})}
+def _networks(docker_client):
+    return {n.id for n in docker_client.networks.list(filters={"label": matrix.LABEL})}
 
 
 def _wait_for(predicate, seconds):

@@ -100,12 +100,12 @@ class FreshHost(LabContainer):
     """A bare Debian container standing in for a fresh CI machine: root, with the bridge
     network (it installs from the mirror), the repository read-only at /src."""
 
-    def __init__(self, cli, suite: str):
-        super().__init__(cli, matrix.images()[0])
+    def __init__(self, docker_client, suite: str):
+        super().__init__(docker_client, matrix.images()[0])
         self.base = f"debian:{suite}-slim"
 
     def _start(self) -> None:
-        self.container = self.cli.containers.run(
+        self.container = self.docker_client.containers.run(
             self.base, command=["sleep", "infinity"], detach=True, init=True, labels=self.labels(),
             volumes={str(matrix.ROOT): {"bind": "/src", "mode": "ro"}}, working_dir="/src",
             environment={"PYTHONDONTWRITEBYTECODE": "1"},

@@ -58,9 +58,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.users < 1:
         raise BadInput("--users must be 1 or more")
-    cli = client(timeout=300)
+    docker_client = client(timeout=300)
     profiles = [i.name for i in matrix.images()]
-    require_images(cli, matrix.images())
+    require_images(docker_client, matrix.images())
     name = f"concurrency-lab-hub-bench-{os.getpid()}"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
         if up.returncode:
             print(f"bench-hub: scripts/hub failed: {up.stderr.strip()}", file=sys.stderr)
             return 1
-        hub_container = cli.containers.get(name)
+        hub_container = docker_client.containers.get(name)
         cpu0 = cpu_seconds(hub_container)
         admin = Attendee(base, hub.ADMIN)
         if not admin.login(admin_password):
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
             if not isinstance(r, float):
                 print(f"bench-hub: {r}", file=sys.stderr)
         running = [i for i, r in enumerate(results) if isinstance(r, float)]
-        mems = [idle_mb(cli.containers.get(container_name(name, users[i]))) for i in running]
+        mems = [idle_mb(docker_client.containers.get(container_name(name, users[i]))) for i in running]
 
         versions = {p: python_version(matrix.get_image(p).tag) for p in profiles}
 
@@ -147,7 +147,7 @@ def main(argv: list[str]) -> int:
         return 1
     finally:
         subprocess.run([str(matrix.ROOT / "scripts" / "hub"), "down", "--name", name], capture_output=True)
-        for v in cli.volumes.list(filters={"label": f"{matrix.LABEL}={name}"}):
+        for v in docker_client.volumes.list(filters={"label": f"{matrix.LABEL}={name}"}):
             v.remove(force=True)
         env_file.unlink(missing_ok=True)
         workdir.rmdir()

@@ -179,18 +179,18 @@ def build(no_build: bool) -> None:
             raise RunFailed(f"{' '.join(cmd[:2])} failed: {tail[0]}")
 
 
-def network(cli: docker.DockerClient, name: str, api_port: int | None = None, swarm: bool = False):
+def network(docker_client: docker.DockerClient, name: str, api_port: int | None = None, swarm: bool = False):
     """The attendees' bridge, with inter-container traffic off (icc=false): their
     containers cannot reach each other. The hub (host network) reaches them all, and they
     reach the hub's API on the bridge's gateway, at a port chosen once and kept in the
     network's labels: servers that outlive a hub restart still find the hub there."""
     try:
-        return cli.networks.get(name)
+        return docker_client.networks.get(name)
     except docker.errors.NotFound:
         labels = {**run_labels(), matrix.LABEL: name, API_PORT_LABEL: str(api_port or free_port())}
         if swarm:  # the hub container joins it (attachable); services on every node too
-            return cli.networks.create(name, driver="overlay", attachable=True, labels=labels)
-        return cli.networks.create(name, driver="bridge", labels=labels,
+            return docker_client.networks.create(name, driver="overlay", attachable=True, labels=labels)
+        return docker_client.networks.create(name, driver="bridge", labels=labels,
                                    options={"com.docker.network.bridge.enable_icc": "false"})
 
 
@@ -206,22 +206,22 @@ def gateway(net) -> str:
     return net.attrs["IPAM"]["Config"][0]["Gateway"]
 
 
-def volume(cli: docker.DockerClient, name: str, hub_name: str):
+def volume(docker_client: docker.DockerClient, name: str, hub_name: str):
     try:
-        return cli.volumes.get(name), False
+        return docker_client.volumes.get(name), False
     except docker.errors.NotFound:
-        return cli.volumes.create(name, labels={**run_labels(), matrix.LABEL: hub_name}), True
+        return docker_client.volumes.create(name, labels={**run_labels(), matrix.LABEL: hub_name}), True
 
 
-def containers(cli, name: str) -> list:
+def containers(docker_client, name: str) -> list:
     """Every container of the hub ``name``: the hub's and its attendees' servers."""
-    return cli.containers.list(all=True, sparse=True, ignore_removed=True,
+    return docker_client.containers.list(all=True, sparse=True, ignore_removed=True,
                                filters={"label": f"{matrix.LABEL}={name}"})
 
 
-def remove_container(cli: docker.DockerClient, container_name: str, timeout: int = 10) -> None:
+def remove_container(docker_client: docker.DockerClient, container_name: str, timeout: int = 10) -> None:
     try:
-        c = cli.containers.get(container_name)
+        c = docker_client.containers.get(container_name)
     except docker.errors.NotFound:
         return
     try:
@@ -234,11 +234,11 @@ def remove_container(cli: docker.DockerClient, container_name: str, timeout: int
             raise
 
 
-def wait_healthy(cli: docker.DockerClient, name: str, url: str, timeout: float = UP_TIMEOUT) -> float:
+def wait_healthy(docker_client: docker.DockerClient, name: str, url: str, timeout: float = UP_TIMEOUT) -> float:
     import requests
 
     def answers() -> bool:
-        c = cli.containers.get(name)
+        c = docker_client.containers.get(name)
         if c.status in ("exited", "dead") or c.attrs["RestartCount"] > 0:
             lines = [ln for ln in c.logs(tail=20).decode(errors="replace").splitlines() if ln.strip()]
             why = next((ln for ln in reversed(lines) if ln.startswith("hub:")), lines[-1] if lines else "")
@@ -258,31 +258,31 @@ def up(args: argparse.Namespace) -> int:
     conf = settings(env_file, os.environ)
     port = args.port or int(conf["HUB_PORT"] or PORT)
     ip = "0.0.0.0" if args.public else "127.0.0.1"
-    cli = client()
+    docker_client = client()
     sock = _socket_path()
     build(args.no_build)
     try:
-        cli.images.get(TAG)
+        docker_client.images.get(TAG)
     except docker.errors.ImageNotFound:
         raise MissingEnvironment(f"the hub image {TAG} is missing; run scripts/hub without --no-build") from None
-    missing = missing_images(cli, matrix.images())
+    missing = missing_images(docker_client, matrix.images())
     if missing and not args.no_build:
         done = subprocess.run(["scripts/build-images", *missing], cwd=matrix.ROOT, capture_output=True, text=True)
         if done.returncode:
             raise RunFailed(f"scripts/build-images {' '.join(missing)} failed; run it to see why")
-        missing = missing_images(cli, matrix.images())
+        missing = missing_images(docker_client, matrix.images())
     for name in missing:
         print(f"hub: image {matrix.get_image(name).tag} is missing: attendees who pick {name} get an error page; "
               f"build it with scripts/build-images {name}", file=sys.stderr)
     created = []
     try:
         # A running hub of this name is replaced; its attendees' servers keep running.
-        remove_container(cli, args.name)
+        remove_container(docker_client, args.name)
         if not port_free(ip, port):
             raise HubError(f"port {port} on {ip} is in use; free it, or pass --port N (or set HUB_PORT in {env_file})")
         swarm = args.spawner == "swarm"
-        net = network(cli, args.name, args.api_port, swarm)
-        data, new = volume(cli, f"{args.name}-data", args.name)
+        net = network(docker_client, args.name, args.api_port, swarm)
+        data, new = volume(docker_client, f"{args.name}-data", args.name)
         if new:
             created.append(data)
         run_env = {**{k: v for k, v in conf.items() if k != "HUB_PORT"},
@@ -298,7 +298,7 @@ def up(args: argparse.Namespace) -> int:
         if swarm:
             run_env.update(HUB_IP="0.0.0.0", HUB_API_IP="0.0.0.0", HUB_API_CONNECT=args.name)
             where = {"network": net.name, "ports": {f"{port}/tcp": (ip, port)}}
-        hub = cli.containers.run(
+        hub = docker_client.containers.run(
             TAG, name=args.name, detach=True, environment=run_env, **where,
             labels={**run_labels(), matrix.LABEL: args.name}, user="1000:1000", group_add=[str(os.stat(sock).st_gid)],
             volumes={sock: {"bind": "/var/run/docker.sock", "mode": "rw"},
@@ -308,7 +308,7 @@ def up(args: argparse.Namespace) -> int:
             restart_policy={"Name": "unless-stopped"},
             **{k: v for k, v in HARDENING.items() if k != "shm_size"})
         created.append(hub)
-        seconds = wait_healthy(cli, args.name, f"http://127.0.0.1:{port}/hub/health")
+        seconds = wait_healthy(docker_client, args.name, f"http://127.0.0.1:{port}/hub/health")
     except BaseException:
         for item in reversed(created):
             item.remove(force=True)
@@ -324,13 +324,13 @@ def up(args: argparse.Namespace) -> int:
 
 
 def down(args: argparse.Namespace) -> int:
-    cli = client()
-    remove_container(cli, args.name)
-    users = containers(cli, args.name)
+    docker_client = client()
+    remove_container(docker_client, args.name)
+    users = containers(docker_client, args.name)
     for c in users:
-        remove_container(cli, c.id, timeout=5)
+        remove_container(docker_client, c.id, timeout=5)
     try:  # SwarmSpawner's services, where this host manages a swarm
-        services = cli.services.list(filters={"label": f"{matrix.LABEL}={args.name}"})
+        services = docker_client.services.list(filters={"label": f"{matrix.LABEL}={args.name}"})
     except docker.errors.APIError:
         services = []
     for service in services:
@@ -339,16 +339,16 @@ def down(args: argparse.Namespace) -> int:
     # Auto-removed containers (a swarm's tasks) leave the network a moment after they stop,
     # and a swarm removes an overlay network a moment after it is asked to.
     def network_gone() -> bool:
-        if not cli.networks.list(names=[args.name], filters={"label": f"{matrix.LABEL}={args.name}"}):
+        if not docker_client.networks.list(names=[args.name], filters={"label": f"{matrix.LABEL}={args.name}"}):
             return True
         try:
-            cli.networks.get(args.name).remove()
+            docker_client.networks.get(args.name).remove()
         except (docker.errors.NotFound, docker.errors.APIError):
             pass  # still in use by a task that is stopping: asked again next time
         return False
 
     wait.until(network_gone, 60, what=f"the removal of network {args.name} (docker network rm {args.name})")
-    kept = cli.volumes.list(filters={"label": f"{matrix.LABEL}={args.name}"})
+    kept = docker_client.volumes.list(filters={"label": f"{matrix.LABEL}={args.name}"})
     print(f"hub: stopped {args.name} and {len(users)} attendee server(s); "
           f"{len(kept)} volume(s) kept (docker volume ls --filter label={matrix.LABEL}={args.name})")
     return 0

@@ -15,7 +15,7 @@ def test_hub_prints_url_and_how_to_log_in(hub):
     assert f"http://127.0.0.1:{hub.port}/hub/login" in hub.out
     assert "HUB_PASSWORD" in hub.out and "instructor" in hub.out
     # 127.0.0.1 by default: the proxy's entry point is on loopback only.
-    assert hub.cli.containers.get(hub.name).attrs["Config"]["Env"].count("HUB_IP=127.0.0.1") == 1
+    assert hub.docker_client.containers.get(hub.name).attrs["Config"]["Env"].count("HUB_IP=127.0.0.1") == 1
 
 
 def test_wrong_password_is_rejected_and_the_admin_needs_hers(hub):
@@ -84,6 +84,6 @@ def test_servers_are_locked_down_and_labs_read_only(hub):
     assert not any("docker.sock" in m["Source"] for m in c.attrs["Mounts"])
     assert "Read-only file system" in c.exec_run(["touch", "/home/lab/labs/x"]).output.decode()
     # The Docker socket goes to the hub container only, which runs as uid 1000 locked down.
-    h = hub.cli.containers.get(hub.name)
+    h = hub.docker_client.containers.get(hub.name)
     assert any(m["Destination"] == "/var/run/docker.sock" for m in h.attrs["Mounts"])
     assert h.attrs["Config"]["User"] == "1000:1000" and h.attrs["HostConfig"]["CapDrop"] == ["ALL"]

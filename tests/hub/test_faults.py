@@ -7,6 +7,7 @@ import socket
 import pytest
 import requests
 
+from labmatrix import matrix
 from labmatrix.hub import command as hubmod
 from tests.utils.tracked_hub import GONE, PREFIX, hub_command
 
@@ -44,8 +45,8 @@ def test_busy_port_is_named(docker_client, tmp_path):
         name = f"{PREFIX}{os.getpid()}-busy"
         line = one_line(hub_command("--name", name, "--port", str(port), "--env-file", str(env_file), "--no-build"))
     assert f"port {port} on 127.0.0.1 is in use" in line and "--port" in line
-    assert not docker_client.containers.list(all=True, filters={"label": f"org.concurrency-lab.project={name}"})
-    assert not docker_client.networks.list(filters={"label": f"org.concurrency-lab.project={name}"})
+    assert not docker_client.containers.list(all=True, filters={"label": f"{matrix.LABEL}={name}"})
+    assert not docker_client.networks.list(filters={"label": f"{matrix.LABEL}={name}"})
 
 
 def test_not_a_port():
@@ -55,7 +56,7 @@ def test_not_a_port():
 def test_image_removed_while_the_hub_runs(hub):
     """The attendee gets the reason; the hub stays up and another attendee's server too."""
     alice = hub.attendee("alice", spawn="py3.13-spawn")
-    hub.cli.images.remove(hub.gone_tag)
+    hub.docker_client.images.remove(hub.gone_tag)
     dave = hub.attendee("dave")
     r = dave.api("POST", "/users/dave/server", json={"profile": GONE})
     assert r.status_code == 500

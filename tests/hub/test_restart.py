@@ -5,7 +5,7 @@ the session's hub: it restarts it with the culler on and takes it down.)"""
 
 import requests
 
-from labmatrix import wait
+from labmatrix import matrix, wait
 
 
 def status(hub, attendee) -> int:
@@ -29,8 +29,8 @@ def test_restart_cull_and_down_keep_the_work(hub):
         f.write("HUB_IDLE_TIMEOUT=15\n")
     assert hub.up("--no-build").returncode == 0
     wait.until(lambda: alice.server() is None, 180, every=2, what="the idle culler's stop of the server")
-    assert not hub.cli.containers.list(all=True, filters={"name": f"{hub.name}-user-alice"})
-    hub.cli.volumes.get(f"{hub.name}-work-alice")
+    assert not hub.docker_client.containers.list(all=True, filters={"name": f"{hub.name}-user-alice"})
+    hub.docker_client.volumes.get(f"{hub.name}-work-alice")
 
     # Her work is there when she comes back, in another image.
     alice.spawn("py3.14")
@@ -38,10 +38,10 @@ def test_restart_cull_and_down_keep_the_work(hub):
     assert out.strip() == "kept"
 
     # Down: every container and the network go, every volume stays.
-    volumes = {v.name for v in hub.cli.volumes.list(filters={"label": f"org.concurrency-lab.project={hub.name}"})}
+    volumes = {v.name for v in hub.docker_client.volumes.list(filters={"label": f"{matrix.LABEL}={hub.name}"})}
     from tests.utils.tracked_hub import hub_command
     proc = hub_command("down", "--name", hub.name)
     assert proc.returncode == 0 and "volume(s) kept" in proc.stdout, proc.stderr
-    assert not hub.cli.containers.list(all=True, filters={"label": f"org.concurrency-lab.project={hub.name}"})
-    left = {v.name for v in hub.cli.volumes.list(filters={"label": f"org.concurrency-lab.project={hub.name}"})}
+    assert not hub.docker_client.containers.list(all=True, filters={"label": f"{matrix.LABEL}={hub.name}"})
+    left = {v.name for v in hub.docker_client.volumes.list(filters={"label": f"{matrix.LABEL}={hub.name}"})}
     assert left == volumes and f"{hub.name}-work-alice" in left and f"{hub.name}-data" in left

@@ -29,26 +29,26 @@ def hub_command(*args: str, timeout: float = 900) -> subprocess.CompletedProcess
                           env={**env, hubmod.RUN_LABELS_ENV: json.dumps(run_labels())})
 
 
-def remove_hub(cli, name: str) -> list:
+def remove_hub(docker_client, name: str) -> list:
     """scripts/hub down, then this test hub's volumes; what is left (should be nothing)."""
     hub_command("down", "--name", name, timeout=300)
     flt = {"label": f"{matrix.LABEL}={name}"}
-    for v in cli.volumes.list(filters=flt):
+    for v in docker_client.volumes.list(filters=flt):
         v.remove(force=True)
-    return [*cli.containers.list(all=True, filters=flt), *cli.networks.list(filters=flt),
-            *cli.volumes.list(filters=flt)]
+    return [*docker_client.containers.list(all=True, filters=flt), *docker_client.networks.list(filters=flt),
+            *docker_client.volumes.list(filters=flt)]
 
 
-def gone_image(cli, tag: str) -> None:
+def gone_image(docker_client, tag: str) -> None:
     """An image for the profile a test removes while the hub runs: the first image's base,
     with this run's labels (swept if the run dies)."""
     base = f"debian:{matrix.images()[0].suite}-slim"
-    cli.images.build(fileobj=io.BytesIO(f"FROM {base}\n".encode()), tag=tag, labels=run_labels(), rm=True)
+    docker_client.images.build(fileobj=io.BytesIO(f"FROM {base}\n".encode()), tag=tag, labels=run_labels(), rm=True)
 
 
 class Hub:
-    def __init__(self, cli, name: str, env_file: Path, port: int, password: str, admin_password: str):
-        self.cli, self.name, self.env_file, self.port = cli, name, env_file, port
+    def __init__(self, docker_client, name: str, env_file: Path, port: int, password: str, admin_password: str):
+        self.docker_client, self.name, self.env_file, self.port = docker_client, name, env_file, port
         self.password, self.admin_password = password, admin_password
         self.base = f"http://127.0.0.1:{port}"
         self.out = ""
@@ -67,16 +67,16 @@ class Hub:
         return a
 
     def container(self, user: str):
-        return self.cli.containers.get(f"{self.name}-user-{user}")
+        return self.docker_client.containers.get(f"{self.name}-user-{user}")
 
 
-def start_hub(cli, name: str, tmp: Path, *extra: str, env: str = "") -> Hub:
+def start_hub(docker_client, name: str, tmp: Path, *extra: str, env: str = "") -> Hub:
     password, admin_password = secrets.token_urlsafe(12), secrets.token_urlsafe(32)
     env_file = tmp / ".env"
     env_file.write_text(f"HUB_PASSWORD={password}\nHUB_ADMIN_PASSWORD={admin_password}\n{env}")
-    h = Hub(cli, name, env_file, free_port(), password, admin_password)
+    h = Hub(docker_client, name, env_file, free_port(), password, admin_password)
     proc = h.up(*extra)
     if proc.returncode:
-        remove_hub(cli, name)
+        remove_hub(docker_client, name)
         pytest.fail(f"scripts/hub failed: {proc.stderr}")
     return h

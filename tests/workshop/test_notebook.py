@@ -30,7 +30,7 @@ def test_lab_notebook_runs_through_the_server(workshop, image):
     workshop.figures.setdefault("notebook_s", {})[image.name] = round(time.monotonic() - start, 1)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    version = container.image.labels["org.concurrency-lab.python-version"]
+    version = container.image.labels[matrix.PYTHON_VERSION_LABEL]
     # A free-threaded image's kernel runs without the GIL, and its name says so.
     gil = "off" if image.free_threaded else ""
     assert result["kernel"] == f"Python {version}{' · no GIL' if gil else ''} · {image.default_method} ({image.name})"
@@ -98,9 +98,9 @@ def test_work_survives_down_and_labs_stay_read_only(workshop):
     volume = f"{workshop.name}_work"
     down = workshop.down()
     assert "work is kept" in down.stdout
-    assert not workshop.cli.containers.list(filters={"label": f"{PROJECT_LABEL}={workshop.name}"},
+    assert not workshop.docker_client.containers.list(filters={"label": f"{PROJECT_LABEL}={workshop.name}"},
                                             all=True, sparse=True)
-    kept = workshop.cli.volumes.get(volume)
+    kept = workshop.docker_client.volumes.get(volume)
     assert kept.attrs["Labels"][matrix.LABEL] == "concurrency-lab"
     workshop.figures["restart_s"] = round(workshop.up(), 1)
     back = workshop.api(name, "GET", f"/api/contents/work/{marker}?type=file&format=text", None)

@@ -120,7 +120,7 @@ def test_labs_are_read_only_notebooks(workshop, image):
     # The kernel says which Python and default method it is.
     spec = workshop.get(name, "/api/kernelspecs").json()
     display = spec["kernelspecs"][spec["default"]]["spec"]["display_name"]
-    version = workshop.container(name).image.labels["org.concurrency-lab.python-version"]
+    version = workshop.container(name).image.labels[matrix.PYTHON_VERSION_LABEL]
     assert display == f"Python {version}{' · no GIL' if image.free_threaded else ''} · {image.default_method} ({name})"
 
 
