@@ -9,16 +9,12 @@ and the hub's profiles and Zero to JupyterHub config (labmatrix/hub/command.py).
 import ast
 import re
 
-import jinja2
-
-from . import matrix
+from . import matrix, templates
 from .cli import run
 from .envfile import port_var
 from .errors import BadInput
 from .hardening import HARDENING
 from .hub import command as hub
-
-TEMPLATES = matrix.ROOT / "labmatrix" / "templates"
 
 
 def _mark(name: str) -> re.Pattern:
@@ -28,11 +24,10 @@ BEHAVES_LIKE = {"linux": "Linux", "macos": "macOS (spawn is the platform default
 
 
 def compose_yaml() -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), keep_trailing_newline=True,
-                             undefined=jinja2.StrictUndefined)
     images = [dict(vars(i), tag=i.tag, port_var=port_var(i), debian_python=i.debian_python,
                    source_file=i.source and matrix.source_file(i.source)) for i in matrix.images()]
-    return env.get_template("compose.yaml.j2").render(
+    return templates.render(
+        "compose.yaml.j2",
         images=images, mirror=matrix.mirror(override=False), label=matrix.LABEL, hardening=HARDENING,
         image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL, run_label_env=matrix.RUN_LABEL_ENV)
 

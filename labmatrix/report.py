@@ -9,13 +9,10 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import jinja2
-
-from . import matrix
+from . import matrix, templates
 from .cli import run
 from .errors import BadInput
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 METHOD_ORDER = {m: i for i, m in enumerate(matrix.METHODS)}
 
 
@@ -104,8 +101,7 @@ def markdown(ctx: dict) -> str:
 
 
 def html(ctx: dict) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    return env.get_template("matrix.html.j2").render(**ctx)
+    return templates.render("matrix.html.j2", **ctx)
 
 
 #: What the start-cost picture shows, in its order: (label, lab, method of the cell, obs key prefix).

@@ -27,9 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-import jinja2
-
-from .. import matrix
+from .. import matrix, templates
 from ..container import ContainerPool, DriverError, LabContainer, client, missing_images
 from ..errors import BadInput, MissingEnvironment
 from ..session import RESULTS_DIR, Selection, SelectionError
@@ -46,7 +44,6 @@ DEFAULT_TIMEOUT = 30.0
 OUTPUT_CAP = 64 * 1024  # bytes kept of each stream (its tail); the rest is counted and marked cut
 FAIL_ON = ("differ", "error", "never")
 LAB_UID = 1000  # the images' user (images/Dockerfile)
-TEMPLATES = matrix.ROOT / "labmatrix" / "templates"
 
 
 class CheckError(BadInput):
@@ -450,8 +447,7 @@ def markdown(ctx: dict) -> str:
 
 
 def html(ctx: dict) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    return env.get_template("check.html.j2").render(**ctx)
+    return templates.render("check.html.j2", **ctx)
 
 
 def write(ctx: dict, out: Path) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from .. import matrix, wait
+from .. import matrix, templates, wait
 from ..container import client, free_port, missing_images
 from ..errors import BadInput, MissingEnvironment, RunFailed
 from ..hardening import HARDENING
@@ -84,12 +84,8 @@ def _k8s_size(docker_size: str) -> str:
 
 
 def outputs() -> dict[Path, str]:
-    import jinja2
-
     rendered = {"label": matrix.LABEL, "user_label": matrix.HUB_USER_LABEL, "profiles": profiles(), "hardening": HARDENING}
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(matrix.ROOT / "labmatrix" / "templates"),
-                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
-    z2jh = env.get_template("z2jh.yaml.j2").render(
+    z2jh = templates.render("z2jh.yaml.j2",
         profiles=profiles(), repo=matrix.IMAGE_REPO, hardening=HARDENING,
         memory=_k8s_size(str(HARDENING["mem_limit"])), shm=_k8s_size(str(HARDENING["shm_size"])))
     return {PROFILES_JSON: json.dumps(rendered, indent=1) + "\n", Z2JH_YAML: z2jh}

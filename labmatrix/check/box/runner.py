@@ -123,7 +123,7 @@ def hang_kind(proc):
     return ("deadlock" if idle and any("futex" in w for w in waits) else "timeout"), sorted(set(waits))
 
 
-def sweep(keep):
+def kill_strays(keep):
     """Kill every process of this container that a cell left (one that escaped its
     process group with setsid, or was orphaned), keeping the container's own."""
     for _ in range(50):  # bounded: a fork bomb may still be forking while it is killed
@@ -187,7 +187,7 @@ def run_cell(spec, cell, index, keep, scratch):
     proc.stderr.close()
     returncode = proc.wait()
     duration = time.monotonic() - start
-    sweep(keep)
+    kill_strays(keep)
     refused = pids_refused() - refused_before
     try:
         with open(events) as f:
