@@ -62,12 +62,17 @@ CELL_TIMEOUT = 15.0
 _state = {"outcome": None, "method": None, "counting": False}
 
 #: The audit events (PEP 578; "Audit events table" in the sys docs, all there since 3.8)
-#: raised by a call that creates a process. ``subprocess.Popen`` is not one of them: it
-#: raises its own event and then starts the child through one of these or through
-#: ``_posixsubprocess.fork_exec``, which raises none (so it is counted by a wrapper).
-START_EVENTS = frozenset(("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system",
+#: of a call that starts a process. ``subprocess.Popen`` then starts its child with
+#: ``os.posix_spawn`` or ``_posixsubprocess.fork_exec``, which is not counted again.
+#: ``_posixsubprocess.fork_exec`` raises no event of its own: multiprocessing starts spawn
+#: and forkserver children, the fork server and the resource tracker with it, so it is
+#: counted by a wrapper.
+START_EVENTS = frozenset(("subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system",
                           "_winapi.CreateProcess"))
+#: The calls through which a ``subprocess.Popen`` (already counted) starts its child.
+POPEN_STARTS = frozenset(("os.posix_spawn", "_posixsubprocess.fork_exec"))
 _starts = []
+_in_popen = threading.local()
 
 
 def _emit(line):
@@ -201,21 +206,27 @@ def snippet(name=""):
 
 
 def count_starts():
-    """From now on, count every process this process starts: ``os.fork`` (the fork method,
-    ``os.fork`` itself), ``os.posix_spawn``, ``os.system``, ``os.spawn*`` and, on Windows,
-    ``CreateProcess`` through their audit events; and ``_posixsubprocess.fork_exec``,
-    which starts spawn and forkserver children, the fork server, the resource tracker and
-    most ``subprocess`` children on POSIX, through a wrapper (it raises no audit event).
-    The count is the number of those calls so far: :func:`starts`. A process the lab did
-    not start (a child's own children) exists only if the lab started one first, so a
-    count of 0 means the lab's process tree is the lab alone."""
+    """From now on, count every process this process starts: ``subprocess``, ``os.fork``
+    (and so the fork method), ``os.posix_spawn``, ``os.system``, ``os.spawn*`` and, on
+    Windows, ``CreateProcess`` through their audit events; and ``_posixsubprocess.fork_exec``
+    (the spawn and forkserver methods) through a wrapper. The count is the number of those
+    starts so far: :func:`starts`. A process the lab did not start itself (a child's own
+    child) exists only if the lab started one first, so a count of 0 means the lab's
+    process tree is the lab alone."""
     if _state["counting"]:
         return
     _state["counting"] = True
 
+    def started(event):
+        if event in POPEN_STARTS and getattr(_in_popen, "event", False):
+            _in_popen.event = False  # the child of the Popen just counted
+            return
+        _in_popen.event = event == "subprocess.Popen"
+        _starts.append(event)
+
     def hook(event, args):
         if event in START_EVENTS:
-            _starts.append(event)
+            started(event)
     sys.addaudithook(hook)
     try:
         import _posixsubprocess
@@ -224,7 +235,7 @@ def count_starts():
     fork_exec = _posixsubprocess.fork_exec
 
     def counted_fork_exec(*args, **kwargs):
-        _starts.append("_posixsubprocess.fork_exec")
+        started("_posixsubprocess.fork_exec")
         return fork_exec(*args, **kwargs)
     _posixsubprocess.fork_exec = counted_fork_exec
 
