@@ -34,6 +34,9 @@ from .session import HOST, MatrixSession, Selection, SelectionError, agreement
 
 #: How often --watch looks at the lab's two files (a stat each: microseconds).
 POLL_S = 0.1
+#: One lab's cells are few: a batch (a ``docker exec`` and a runner) per one or two cells
+#: keeps the runners busy, where the matrix's four-cell batches would run them in a row.
+MIN_CELLS = 1
 
 
 def _cell(r: Result | None) -> str:
@@ -119,7 +122,7 @@ def problem(lab: str) -> str | None:
 
 def watch(args: argparse.Namespace, sel: Selection, targets: list[str]) -> int:
     paths = [matrix.LABS_DIR / f"{args.lab}.py", matrix.LABS_DIR / f"{args.lab}.expect.toml"]
-    with MatrixSession(sel.images) as run:
+    with MatrixSession(sel.images, min_cells=MIN_CELLS) as run:
         seen = None
         while True:
             stamp = _stamp(paths)
@@ -159,7 +162,7 @@ def main(argv: list[str]) -> int:
     try:
         if args.watch:
             return watch(args, sel, targets)
-        with MatrixSession(sel.images) as run:
+        with MatrixSession(sel.images, min_cells=MIN_CELLS) as run:
             bad = run_once(run, sel, targets, args.lab)
     except DriverError as exc:
         print(f"lab: {exc}", file=sys.stderr)
