@@ -158,3 +158,20 @@ def test_ci_runs_every_axis_on_two_images_one_free_threaded():
     step = next(s for s in workflow["jobs"]["image"]["steps"] if "--all-axes" in s.get("run", ""))
     assert "scripts/test --require-docker --all-axes --image \"$IMAGE\"" in step["run"]
     assert set(re.findall(r"matrix\.image == '(\S+)'", step["if"])) == set(images)
+
+
+def test_pytest_all_axes_adds_every_dropped_cell_and_its_agreement_test():
+    def collect(*args):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                               "tests/test_matrix.py", "--image", "py3.13", *args], cwd=matrix.ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return [line for line in proc.stdout.splitlines() if "::" in line]
+    kept, every = collect(), collect("--all-axes")
+    with_method = sum("method" in expect.axes(lab) for lab in matrix.lab_names())
+    assert len([t for t in kept if "::test_lab[" in t]) == with_method * 4 + (28 - with_method)
+    assert not [t for t in kept if "::test_axis_agrees[" in t and "NOTSET" not in t]  # nothing to compare
+    assert len([t for t in every if "::test_lab[" in t]) == 28 * 4
+    dropped = [t for t in every if "::test_axis_agrees[" in t]
+    assert len(dropped) == (28 - with_method) * 3
+    assert "tests/test_matrix.py::test_axis_agrees[lock_basics-py3.13-fork]" in dropped
