@@ -150,21 +150,21 @@ def image_batch(container: LabContainer, gil: str = "") -> Batch:
 
 
 def run(batches: dict[str, Batch], todo: dict[str, list[tuple[str, str]]], runners: int = RUNNERS,
-        abort: Callable[[], None] = lambda: None) -> tuple[dict, dict]:
+        abort: Callable[[], None] = lambda: None, min_cells: int = MIN_BATCH_CELLS) -> tuple[dict, dict]:
     """Run every target's cells (by variant: ``py3.14``, ``py3.13t gil=off``, ``host``),
     ``runners`` batches at a time over all targets; check every result.
 
     More runners than cores only stretch every cell (a cell's bounded waits then expire on
     a starved process); a few more than cores keep the cores busy while some cells wait.
     Each target's cells are dealt into BATCHES_PER_RUNNER × runners / targets batches (of
-    MIN_BATCH_CELLS cells at least), so that a slow image does not finish alone; with one
+    ``min_cells`` cells at least), so that a slow image does not finish alone; with one
     runner, each target's cells are one batch run one cell at a time (the solo phase). On Ctrl-C or a failed batch ``abort``
     runs at once (the session removes its containers, which ends their execs).
     """
     todo = {name: cells for name, cells in todo.items() if cells}
     per_target = -(-BATCHES_PER_RUNNER * runners // max(1, len(todo))) if runners > 1 else 1
     tasks = [(name, part) for name, cells in todo.items()
-             for part in _chunks(cells, max(1, min(per_target, len(cells) // MIN_BATCH_CELLS)))]
+             for part in _chunks(cells, max(1, min(per_target, len(cells) // min_cells)))]
     pool = ThreadPoolExecutor(max(1, runners))
     headers, results = {}, {}
     try:

@@ -9,7 +9,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from . import matrix, templates
+from . import expect, matrix, templates
 from .cli import run
 from .errors import BadInput
 
@@ -51,6 +51,38 @@ def _summary(cells: list[dict]) -> dict:
     return {"cells": len(cells), "passed": len(cells) - failed, "failed": failed}
 
 
+#: The report's tables, by the axes a lab declares (expect.toml's ``axes``): its key, its
+#: heading, and which labs it holds.
+GROUPS = (
+    ("threads", "Threads: no start-method axis, one row per lab (the image's default method)",
+     lambda axes: "method" not in axes),
+    ("processes", "Processes: a row per start method", lambda axes: set(axes) == {"method"}),
+    ("both", "Both: a row per start method, and a GIL-off and a GIL-on column on a free-threaded image",
+     lambda axes: set(axes) == {"method", "gil"}),
+)
+
+
+def _axes(data: dict, lab: str) -> list[str]:
+    """A lab's axes as the run recorded them (a report from before axes: as labs/ declares them)."""
+    recorded = data.get("run", {}).get("axes", {})
+    if lab in recorded:
+        return recorded[lab]
+    try:
+        return list(expect.axes(lab))
+    except expect.ExpectationError:
+        return list(expect.AXES)
+
+
+def _groups(data: dict, cells: list[dict]) -> list[dict]:
+    axes = {lab: _axes(data, lab) for lab in {c["lab"] for c in cells}}
+    groups = []
+    for key, title, holds in GROUPS:
+        mine = [c for c in cells if holds(axes[c["lab"]])]
+        if mine:
+            groups.append({"key": key, "title": title, "columns": _columns(mine), "rows": _rows(mine)})
+    return groups
+
+
 def build(data: dict) -> dict:
     cells = data["cells"]
     for c in cells:
@@ -60,7 +92,8 @@ def build(data: dict) -> dict:
     images = {c["column"]: {"python": c["python"], "default_method": c["default_method"],
                             "gil": _gil_facts(headers.get(c["column"], {}))} for c in cells}
     return {"cells": cells, "index": index, "columns": _columns(cells), "rows": _rows(cells),
-            "differs": _differs(cells), "reasons": _reasons(cells), "images": images, "summary": _summary(cells), "run": data.get("run", {})}
+            "groups": _groups(data, cells), "differs": _differs(cells), "reasons": _reasons(cells),
+            "images": images, "summary": _summary(cells), "run": data.get("run", {})}
 
 
 def _gil_facts(header: dict) -> str:
@@ -73,27 +106,28 @@ def _gil_facts(header: dict) -> str:
 
 
 def markdown(ctx: dict) -> str:
-    cols = ctx["columns"]
-
     def title(c):
         info = ctx["images"][c]
         return f"{c} ({info['python']}, default {info['default_method']}" + (
             f", {info['gil']}" if info["gil"] else "") + ")"
-    head = "| lab | method | " + " | ".join(title(c) for c in cols) + " |"
     lines = [f"### Lab matrix: {ctx['summary']['passed']}/{ctx['summary']['cells']} cells as expected", "",
              "A cell shows the outcome; ✗ marks a mismatch with the expectation, Δ a cell where the lab "
-             "behaves otherwise than usual for this method or version (reasons below).", "",
-             head, "|---|---|" + "---|" * len(cols)]
-    for lab, method in ctx["rows"]:
-        row = []
-        for col in cols:
-            c = ctx["index"].get((lab, col, method))
-            if c is None:
-                row.append("")
-                continue
-            mark = (" ✗" if c["problems"] else "") + (" Δ" if (lab, col, method) in ctx["differs"] else "")
-            row.append(f"`{c['outcome']}`{mark}")
-        lines.append(f"| {lab} | {method} | " + " | ".join(row) + " |")
+             "behaves otherwise than usual for this method or version (reasons below). A lab runs only "
+             "along the axes it declares (docs/axes.md), so the tables group the labs by them."]
+    for group in ctx["groups"]:
+        cols = group["columns"]
+        lines += ["", f"#### {group['title']}", "",
+                  "| lab | method | " + " | ".join(title(c) for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
+        for lab, method in group["rows"]:
+            row = []
+            for col in cols:
+                c = ctx["index"].get((lab, col, method))
+                if c is None:
+                    row.append("")
+                    continue
+                mark = (" ✗" if c["problems"] else "") + (" Δ" if (lab, col, method) in ctx["differs"] else "")
+                row.append(f"`{c['outcome']}`{mark}")
+            lines.append(f"| {lab} | {method} | " + " | ".join(row) + " |")
     if ctx["reasons"]:
         lines += ["", "#### Why cells differ (Δ)", ""]
         lines += [f"- **{lab}**: " + "; ".join(whys) for lab, whys in ctx["reasons"].items()]

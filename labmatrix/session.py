@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from . import cells, matrix, report
+from . import cells, expect, matrix, report
 from .cells import Result
 from .container import ContainerPool, LabContainer
 from .errors import BadInput
@@ -49,12 +49,20 @@ class SelectionError(BadInput):
 class Cell(NamedTuple):
     lab: str
     target: str  # an image name, or HOST
-    method: str
-    gil: str = ""  # "off" or "on" on a free-threaded image; "" where there is no GIL axis
+    method: str  # "default" only, for a lab without the method axis
+    gil: str = ""  # "off" or "on" on a free-threaded image ("off" only without the gil axis); "" on a GIL build
 
     @property
     def id(self) -> str:
         return matrix.cell_id(self.lab, self.target, self.method, self.gil)
+
+    def kept(self) -> Cell:
+        """The cell that runs in this one's place when the lab's axes drop it (itself when
+        they keep it): the image's default method without the method axis, the GIL off
+        (a free-threaded image's default) without the gil axis."""
+        axes = expect.axes(self.lab)
+        return self._replace(method=self.method if "method" in axes else "default",
+                             gil=self.gil if "gil" in axes or not self.gil else "off")
 
 
 def gil_modes(target: str) -> tuple[str, ...]:
@@ -76,16 +84,22 @@ class Selection:
 
     ``gils`` filters the GIL axis of free-threaded images. ``--gil off`` keeps only the
     images that have it; ``--gil on`` keeps GIL builds too (their GIL is always on).
+
+    A lab runs only along the axes it declares (expect.toml's ``axes``): without the method
+    axis under ``default`` only, without the gil axis with the GIL off only. ``all_axes``
+    (``--all-axes``) runs every lab along every axis anyway, to check that the cells the
+    axes drop show what the kept ones show (:func:`agreement`).
     """
 
     images: tuple[str, ...]
     labs: tuple[str, ...]
     methods: tuple[str, ...]
     gils: tuple[str, ...] = matrix.GIL_MODES
+    all_axes: bool = False
 
     @classmethod
     def pick(cls, images: Iterable[str] = (), labs: Iterable[str] = (), methods: Iterable[str] = (),
-             gils: Iterable[str] = ()) -> Selection:
+             gils: Iterable[str] = (), all_axes: bool = False) -> Selection:
         picked = _pick("image", images, matrix.image_names())
         gils = _pick("GIL mode", gils, matrix.GIL_MODES)
         if set(gils) == {"off"}:
@@ -96,11 +110,23 @@ class Selection:
                                      f"the GIL always on; the GIL axis exists only on free-threaded images: "
                                      f"{', '.join(all_free) or 'none in matrix.toml'}")
             picked = tuple(free)
-        return cls(picked, _pick("lab", labs, matrix.lab_names()), _pick("method", methods, matrix.METHODS), gils)
+        chosen = _pick("lab", labs, matrix.lab_names())
+        try:
+            for lab in chosen:
+                expect.axes(lab)
+        except expect.ExpectationError as exc:
+            raise SelectionError(str(exc)) from None
+        sel = cls(picked, chosen, _pick("method", methods, matrix.METHODS), gils, all_axes)
+        if labs and not sel.cells([*picked, HOST]):
+            lab = chosen[0]
+            raise SelectionError(f"{lab} has no cell in this selection: its axes are {list(expect.axes(lab))} "
+                                 f"(without \"method\" it runs under default only, without \"gil\" with the GIL "
+                                 f"off only); add --all-axes to run it along every axis anyway")
+        return sel
 
     @property
     def is_full(self) -> bool:
-        return (set(self.images), set(self.labs), set(self.methods), set(self.gils)) == (
+        return not self.all_axes and (set(self.images), set(self.labs), set(self.methods), set(self.gils)) == (
             set(matrix.image_names()), set(matrix.lab_names()), set(matrix.METHODS), set(matrix.GIL_MODES))
 
     def variants(self, targets: Iterable[str] | None = None) -> list[tuple[str, str]]:
@@ -110,8 +136,11 @@ class Selection:
         return [(t, gil) for t in targets for gil in gil_modes(t) if not gil or gil in self.gils]
 
     def cells(self, targets: Iterable[str] | None = None) -> list[Cell]:
-        return [Cell(lab, target, method, gil) for lab in self.labs for target, gil in self.variants(targets)
-                for method in self.methods]
+        """The cells of this selection: every lab along the axes it declares (every axis with
+        ``all_axes``)."""
+        found = [Cell(lab, target, method, gil) for lab in self.labs for target, gil in self.variants(targets)
+                 for method in self.methods]
+        return found if self.all_axes else [c for c in found if c.kept() == c]
 
     def slug(self) -> str:
         """A file-name-safe name of a partial selection, e.g. ``main_guard.py3.14``."""
@@ -119,7 +148,26 @@ class Selection:
                                            (self.methods, matrix.METHODS)) if set(v) != set(full)]
         if set(self.gils) != set(matrix.GIL_MODES):
             parts.append([f"gil_{g}" for g in self.gils])
+        if self.all_axes:
+            parts.append(["all_axes"])
         return ".".join("+".join(p) for p in parts) or "all"
+
+
+def agreement(results: dict[Cell, Result]) -> tuple[int, dict[Cell, list[str]]]:
+    """Compare every cell that a lab's axes drop with the cell kept in its place (both run,
+    as ``--all-axes`` runs them): (how many were compared, the differences of those that
+    differ). A difference is a wrong ``axes`` declaration, or a lab that is not
+    deterministic where it claims to be."""
+    compared, differ = 0, {}
+    for cell, result in sorted(results.items()):
+        kept = cell.kept()
+        if kept == cell or kept not in results:
+            continue
+        compared += 1
+        lines = expect.disagreement(cell.lab, (results[kept].outcome, results[kept].obs), (result.outcome, result.obs))
+        if lines:
+            differ[cell] = [f"{cell.id} vs {kept.id}: {line}" for line in lines]
+    return compared, differ
 
 
 def report_dir(selection: Selection | None, images_ran: bool = True) -> Path:
@@ -137,9 +185,11 @@ def report_dir(selection: Selection | None, images_ran: bool = True) -> Path:
 class MatrixSession:
     """One run of the matrix over ``images`` (plus the host, which needs no container)."""
 
-    def __init__(self, images: Sequence[str] = (), *, docker_client=None, solo: bool = True):
+    def __init__(self, images: Sequence[str] = (), *, docker_client=None, solo: bool = True,
+                 min_cells: int = cells.MIN_BATCH_CELLS):
         self.images = [matrix.get_image(name) for name in images]
         self.solo = solo  # False runs the timing cells with the others (what the solo phase costs)
+        self.min_cells = min_cells  # the fewest cells of a batch (cells.run); 1 for a few cells (scripts/lab)
         self.pool = ContainerPool(docker_client)
         self.containers: dict[str, LabContainer] = {}
         self.results: dict[Cell, Result] = {}
@@ -194,7 +244,8 @@ class MatrixSession:
             (solo if alone(cell.lab, cell.method) else shared).setdefault(name, []).append((cell.lab, cell.method))
         for phase, runners in ((shared, cells.RUNNERS), (solo, 1)):  # the solo phase: one cell at a time
             start = time.monotonic()
-            headers, found = cells.run(batches, phase, runners, abort=self._remove_containers)
+            headers, found = cells.run(batches, phase, runners, abort=self._remove_containers,
+                                       min_cells=self.min_cells)
             self.headers.update(headers)
             self.results.update({Cell(*key): r for key, r in found.items()})
             took = time.monotonic() - start
@@ -210,6 +261,7 @@ class MatrixSession:
         if self.pool.docker_client is not None and not self.storage_driver:
             self.storage_driver = self.pool.docker_client.info().get("Driver", "")
         run = {"wall_s": round(self.wall_s, 2), "solo_s": round(self.solo_s, 2), "solo": {lab: list(methods) for lab, methods in SOLO.items()},
-               "storage_driver": self.storage_driver, "headers": self.headers}
+               "storage_driver": self.storage_driver, "headers": self.headers,
+               "axes": {lab: list(expect.axes(lab)) for lab in sorted({c.lab for c in self.results})}}
         images_ran = any(cell.target != HOST for cell in self.results)
         return report.write(list(self.results.values()), str(out or report_dir(selection, images_ran)), run)

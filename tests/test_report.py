@@ -65,3 +65,31 @@ def test_start_costs_are_five_per_image(tmp_path):
     assert "| py3.13 | 0.10 (0.05) | n/a | 2.00 (1.00) | 4.00 (2.00) | 80.00 (40.00) |" in md
     assert "Docker storage driver: `fuse-overlayfs`: every file" in md
     assert report.start_cost_plot(cells, tmp_path / "start-cost.png", "fuse-overlayfs")
+
+
+def test_tables_are_grouped_by_axes_and_a_lab_without_the_method_axis_is_one_row(tmp_path):
+    """threads (no method axis: one default row), processes, both; the axes come from the
+    run (matrix.json's run.axes), and a lab's GIL-on column exists only with the gil axis."""
+    from labmatrix import report
+
+    def cell(lab, image, method, gil=""):
+        return {"lab": lab, "image": image, "method": method, "gil": gil, "outcome": "ok", "obs": {}, "why": {},
+                "expected": {"outcome": "ok"}, "problems": [], "python": "3.13.5", "default_method": "fork",
+                "platform": "linux", "returncode": 0, "duration_s": 0.1, "stdout": "", "stderr": ""}
+    cells = [cell("lock_basics", "py3.13", "default"), cell("lock_basics", "py3.13t", "default", "off"),
+             cell("races", "py3.13t", "default", "off"), cell("races", "py3.13t", "default", "on"),
+             *[cell("main_guard", image, m, gil) for image, gil in (("py3.13", ""), ("py3.13t", "off"))
+               for m in matrix.METHODS],
+             *[cell("gil_switch", "py3.13t", m, gil) for m in matrix.METHODS for gil in ("off", "on")]]
+    axes = {"lock_basics": [], "races": ["gil"], "main_guard": ["method"], "gil_switch": ["method", "gil"]}
+    data = {"run": {"axes": axes}, "cells": cells}
+    md = report.markdown(report.build(data))
+    threads, processes, both = (md.split(f"#### {title}")[1].split("####")[0] for title in
+                                ("Threads", "Processes", "Both"))
+    assert "| lock_basics | default | `ok` | `ok` |  |" in threads  # py3.13, py3.13t gil=off, (gil=on)
+    assert "| races | default |  | `ok` | `ok` |" in threads
+    assert threads.count("| lock_basics |") == 1 and "main_guard" not in threads
+    assert processes.count("| main_guard |") == 4 and "gil=on" not in processes
+    assert both.count("| gil_switch |") == 4 and "py3.13t gil=on" in both
+    html = report.html(report.build(data))
+    assert [html.count(f'<h2 id="{key}">') for key in ("threads", "processes", "both")] == [1, 1, 1]

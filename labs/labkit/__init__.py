@@ -10,6 +10,7 @@ matching multiprocessing context (``default`` hands it the ``multiprocessing`` m
 itself, i.e. no explicit context), and prints what the lab observes as structured lines::
 
     @@obs {'key': 'lock_locked_inside', 'value': True}
+    @@obs {'key': 'process_starts', 'value': 0}
     @@outcome ok
 
 Narration goes to stdout as ordinary lines. The driver reads only the ``@@`` lines. An
@@ -27,6 +28,10 @@ The outcome is one of ``ok``, ``error:<Type>``, ``deadlock``, ``timeout``,
 exception makes it ``error:<Type>``; a start method this platform lacks makes it
 ``unavailable``. ``timeout`` and ``crash:<signal>`` are decided by whoever runs the lab
 (see :mod:`labkit.runner`), because a lab that hangs or dies cannot report them.
+
+Every run also observes ``process_starts``: how many processes the lab's process started
+(see :func:`count_starts`). A lab that declares no start-method axis must start none, and
+the driver checks that it did not.
 
 Inside a Jupyter kernel ``lab.run(main)`` does something else: it runs the lab file as a
 real script in a subprocess under every start method and shows what each printed. That
@@ -54,7 +59,20 @@ STUCK = 0.5
 #: The bound on one whole lab run (a cell), enforced by :mod:`labkit.runner`.
 CELL_TIMEOUT = 15.0
 
-_state = {"outcome": None, "method": None}
+_state = {"outcome": None, "method": None, "counting": False}
+
+#: The audit events (PEP 578; "Audit events table" in the sys docs, all there since 3.8)
+#: of a call that starts a process. ``subprocess.Popen`` then starts its child with
+#: ``os.posix_spawn`` or ``_posixsubprocess.fork_exec``, which is not counted again.
+#: ``_posixsubprocess.fork_exec`` raises no event of its own: multiprocessing starts spawn
+#: and forkserver children, the fork server and the resource tracker with it, so it is
+#: counted by a wrapper.
+START_EVENTS = frozenset(("subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system",
+                          "_winapi.CreateProcess"))
+#: The calls through which a ``subprocess.Popen`` (already counted) starts its child.
+POPEN_STARTS = frozenset(("os.posix_spawn", "_posixsubprocess.fork_exec"))
+_starts = []
+_in_popen = threading.local()
 
 
 def _emit(line):
@@ -187,6 +205,46 @@ def snippet(name=""):
     return os.path.join(SNIPPETS_DIR, name) if name else SNIPPETS_DIR
 
 
+def count_starts():
+    """From now on, count every process this process starts: ``subprocess``, ``os.fork``
+    (and so the fork method), ``os.posix_spawn``, ``os.system``, ``os.spawn*`` and, on
+    Windows, ``CreateProcess`` through their audit events; and ``_posixsubprocess.fork_exec``
+    (the spawn and forkserver methods) through a wrapper. The count is the number of those
+    starts so far: :func:`starts`. A process the lab did not start itself (a child's own
+    child) exists only if the lab started one first, so a count of 0 means the lab's
+    process tree is the lab alone."""
+    if _state["counting"]:
+        return
+    _state["counting"] = True
+
+    def started(event):
+        if event in POPEN_STARTS and getattr(_in_popen, "event", False):
+            _in_popen.event = False  # the child of the Popen just counted
+            return
+        _in_popen.event = event == "subprocess.Popen"
+        _starts.append(event)
+
+    def hook(event, args):
+        if event in START_EVENTS:
+            started(event)
+    sys.addaudithook(hook)
+    try:
+        import _posixsubprocess
+    except ImportError:  # Windows: CreateProcess is audited
+        return
+    fork_exec = _posixsubprocess.fork_exec
+
+    def counted_fork_exec(*args, **kwargs):
+        started("_posixsubprocess.fork_exec")
+        return fork_exec(*args, **kwargs)
+    _posixsubprocess.fork_exec = counted_fork_exec
+
+
+def starts():
+    """How many processes this process has started since :func:`count_starts`."""
+    return len(_starts)
+
+
 def _context(name):
     if name == "default":
         return multiprocessing
@@ -226,6 +284,7 @@ def run(main, argv=None):
         return run_in_notebook(main)
     name = _parse_method(sys.argv[1:] if argv is None else argv)
     _state["method"] = name
+    count_starts()
     observe("python", "%d.%d.%d" % sys.version_info[:3])
     observe("platform", os.environ.get("LAB_MP_PLATFORM") or sys.platform)
     observe("requested_method", name)
@@ -233,6 +292,7 @@ def run(main, argv=None):
         ctx = _context(name)
     except ValueError as exc:  # e.g. fork on Windows: "cannot find context for 'fork'"
         say(describe_error(exc))
+        observe("process_starts", starts())
         _emit(OUTCOME_PREFIX + "unavailable")
         return
     try:
@@ -241,9 +301,11 @@ def run(main, argv=None):
         import traceback
 
         traceback.print_exc()
+        observe("process_starts", starts())
         _emit(OUTCOME_PREFIX + error_class(exc))
         sys.stdout.flush()
         os._exit(1)
+    observe("process_starts", starts())
     _emit(OUTCOME_PREFIX + (_state["outcome"] or "ok"))
 
 

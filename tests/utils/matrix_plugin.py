@@ -3,7 +3,9 @@
     pytest --image py3.14 --method spawn --lab main_guard
 
 Test ids read ``test_lab[<lab>-<image>-<method>]``, and ``...-gil_off``/``...-gil_on`` on a
-free-threaded image (``--gil on|off`` picks one). Run state lives in ``config.stash``; the
+free-threaded image (``--gil on|off`` picks one). A lab runs along the axes it declares;
+``--all-axes`` runs it along every axis, and ``test_axis_agrees[<cell>]`` compares each cell
+that its axes drop with the cell kept in its place. Run state lives in ``config.stash``; the
 run itself is a ``labmatrix.session.MatrixSession``.
 """
 
@@ -25,6 +27,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("lab matrix")
     for name in ("image", "lab", "method", "gil"):
         group.addoption(f"--{name}", action="append", default=[], help=f"{name} to run (repeatable); default: all")
+    group.addoption("--all-axes", action="store_true", default=False,
+                    help="run every lab along every axis, and check that the cells its axes drop agree with the kept ones")
     group.addoption("--require-docker", action="store_true", default=IN_CI,
                     help="fail, instead of skip, when Docker is missing (on by default when CI=true)")
     group.addoption("--results", help="report folder; default results/ (full), results/host/ or results/partial/<selection>/")
@@ -32,7 +36,8 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     try:
-        sel = Selection.pick(*(config.getoption(o) for o in ("--image", "--lab", "--method", "--gil")))
+        sel = Selection.pick(*(config.getoption(o) for o in ("--image", "--lab", "--method", "--gil")),
+                             all_axes=config.getoption("--all-axes"))
     except SelectionError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SELECTION] = sel
@@ -44,6 +49,7 @@ def pytest_generate_tests(metafunc):
     sel, docker = metafunc.config.stash[SELECTION], pytest.mark.docker
     params = {"matrix_cell": [pytest.param(c, id=c.id, marks=docker) for c in sel.cells()],
               "host_cell": [pytest.param(c, id=c.id) for c in sel.cells([HOST])],
+              "dropped_cell": [pytest.param(c, id=c.id, marks=docker) for c in sel.cells() if c.kept() != c],
               "image": [pytest.param(matrix.get_image(n), id=n, marks=docker) for n in sel.images]}
     params["spawn_image"] = [p for p in params["image"] if p.values[0].default_method == "spawn"]
     # The browser needs two images at most: the spawn one (what laptops do) and a
