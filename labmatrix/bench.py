@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
                   f"cpu_s={sum(r.cpu_s or 0 for r in rs):6.1f}")
     bad = [r.id for r in results.values() if not r.ok]
     for name in sel.images:
-        mine = [r for r in results.values() if r.image == name]
+        mine = [r for r in results.values() if r.target == name]
         print(f"{name:14} cells={len(mine):3} lab_s={sum(r.duration_s for r in mine):6.1f} "
               f"slowest={max(mine, key=lambda r: r.duration_s).id if mine else '-'}")
     if bad:

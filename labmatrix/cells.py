@@ -29,7 +29,7 @@ class Result:
     why, and the problems: observed against expected."""
 
     lab: str
-    image: str
+    target: str  # an image of the matrix, or "host"
     method: str
     outcome: str
     obs: dict
@@ -49,11 +49,11 @@ class Result:
 
     @property
     def id(self) -> str:
-        return cell_id(self.lab, self.image, self.method, self.gil)
+        return cell_id(self.lab, self.target, self.method, self.gil)
 
     @property
     def variant(self) -> str:
-        return variant(self.image, self.gil)
+        return variant(self.target, self.gil)
 
     @property
     def ok(self) -> bool:
@@ -99,7 +99,7 @@ def _parse(target: str, output: str, default_method: str, gil: str = "") -> tupl
         platform = platform_name(item["obs"].get("platform", ""))
         python = ".".join(map(str, header.get("version_info", [])))
         results.append(Result(
-            lab=item["lab"], image=target, method=item["method"], outcome=item["outcome"],
+            lab=item["lab"], target=target, method=item["method"], outcome=item["outcome"],
             obs=item["obs"], obs_all=item.get("obs_all", {}), returncode=item["returncode"],
             duration_s=item["duration_s"], cpu_s=item.get("cpu_s"), stdout=item["stdout"], stderr=item["stderr"],
             python=python, platform=platform, gil=gil,
@@ -172,7 +172,7 @@ def run(batches: dict[str, Batch], todo: dict[str, list[tuple[str, str]]], runne
         for (name, _), future in zip(tasks, futures):
             header, found = future.result()
             headers[name] = header
-            results.update({(r.lab, r.image, r.method, r.gil): judge(r) for r in found})
+            results.update({(r.lab, r.target, r.method, r.gil): judge(r) for r in found})
     except BaseException:
         abort()
         raise

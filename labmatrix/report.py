@@ -18,7 +18,7 @@ METHOD_ORDER = {m: i for i, m in enumerate(matrix.METHODS)}
 
 def _col(c: dict) -> str:
     """A cell's column: its image, or its image's GIL variant (``py3.13t gil=off``)."""
-    return matrix.variant(c["image"], c.get("gil", ""))
+    return matrix.variant(c["target"], c.get("gil", ""))
 
 
 def _columns(cells: list[dict]) -> list[str]:
@@ -160,9 +160,9 @@ STORAGE_NOTES = {
 
 def start_costs(cells: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     """image -> label -> (median ms, min ms or None), for the START_COSTS each image measured."""
-    index = {(c["lab"], c["image"], c["method"]): c["obs"] for c in cells}
+    index = {(c["lab"], c["target"], c["method"]): c["obs"] for c in cells}
     found: dict[str, dict] = defaultdict(dict)
-    for image in sorted({c["image"] for c in cells}, key=lambda i: (["host", *matrix.image_names()] + [i]).index(i)):
+    for image in sorted({c["target"] for c in cells}, key=lambda i: (["host", *matrix.image_names()] + [i]).index(i)):
         for label, lab, method, key in START_COSTS:
             obs = index.get((lab, image, method), {})
             median, low = obs.get(f"{key}_median"), obs.get(f"{key}_min")

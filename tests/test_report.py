@@ -51,7 +51,7 @@ def test_start_costs_are_five_per_image(tmp_path):
     from labmatrix import report
 
     def cell(lab, image, method, **obs):
-        return {"lab": lab, "image": image, "method": method, "obs": obs}
+        return {"lab": lab, "target": image, "method": method, "obs": obs}
     cells = [cell("interpreters_parallel", "py3.14", "default", thread_start_ms_median=0.1, thread_start_ms_min=0.05,
                   interpreter_start_ms_median=12.0, interpreter_start_ms_min=11.0),
              cell("interpreters_parallel", "py3.13", "default", thread_start_ms_median=0.1, thread_start_ms_min=0.05),
@@ -73,7 +73,7 @@ def test_tables_are_grouped_by_axes_and_a_lab_without_the_method_axis_is_one_row
     from labmatrix import report
 
     def cell(lab, image, method, gil=""):
-        return {"lab": lab, "image": image, "method": method, "gil": gil, "outcome": "ok", "obs": {}, "why": {},
+        return {"lab": lab, "target": image, "method": method, "gil": gil, "outcome": "ok", "obs": {}, "why": {},
                 "expected": {"outcome": "ok"}, "problems": [], "python": "3.13.5", "default_method": "fork",
                 "platform": "linux", "returncode": 0, "duration_s": 0.1, "stdout": "", "stderr": ""}
     cells = [cell("lock_basics", "py3.13", "default"), cell("lock_basics", "py3.13t", "default", "off"),
