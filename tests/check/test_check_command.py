@@ -199,13 +199,22 @@ def test_free_threaded_image_runs_each_cell_with_the_gil_off_and_on(docker_clien
 def test_keep_containers_keeps_a_failing_cells_container(docker_client, tmp_path):
     """LABMATRIX_KEEP_CONTAINERS=1 (as cibuildwheel's CIBW_DEBUG_KEEP_CONTAINER): the
     container of a failing cell stays for `docker exec`, named on stderr; by default it goes."""
-    proc = subprocess.run([CHECK, str(SCRIPTS / "unguarded.py"), "--image", "py3.13", "--method", "spawn",
-                           "--out", str(tmp_path)], cwd=matrix.ROOT, capture_output=True, text=True, timeout=600,
+    script = tmp_path / "fails.py"
+    script.write_text("raise ValueError('look at me')\n")
+    tmp_path.chmod(0o755)
+    script.chmod(0o644)
+    args = [CHECK, str(script), "--image", "py3.13", "--method", "spawn", "--out", str(tmp_path / "out")]
+    proc = subprocess.run(args, cwd=matrix.ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "LABMATRIX_KEEP_CONTAINERS": "1"})
     kept = re.search(r"kept py3\.13's container for a look: docker exec -it (\S+) bash", proc.stderr)
     assert proc.returncode == 1 and kept, proc.stdout + proc.stderr
     try:
         container = docker_client.containers.get(kept[1])
-        assert container.exec_run(["ls", "/home/lab/src/unguarded.py"]).exit_code == 0
+        assert container.exec_run(["ls", "/home/lab/src/fails.py"]).exit_code == 0
     finally:
         docker_client.containers.get(kept[1]).remove(force=True)
+    mine = {"label": f"{PID_LABEL}"}
+    before = {c.id for c in docker_client.containers.list(all=True, filters=mine)}
+    proc = subprocess.run(args, cwd=matrix.ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "kept" not in proc.stderr, proc.stderr
+    assert {c.id for c in docker_client.containers.list(all=True, filters=mine)} <= before
