@@ -32,7 +32,8 @@ def compose_yaml() -> str:
                    source_file=i.source and matrix.source_file(i.source)) for i in matrix.images()]
     return env.get_template("compose.yaml.j2").render(
         images=images, mirror=matrix.mirror(), label=matrix.LABEL, hardening=HARDENING,
-        image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL)
+        image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL, repo=matrix.IMAGE_REPO,
+        registry_env=matrix.REGISTRY_ENV, registry=matrix.registry_setting())
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
