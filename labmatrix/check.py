@@ -32,7 +32,7 @@ from pathlib import Path
 import docker.errors
 import jinja2
 
-from . import cli, matrix, signatures
+from . import cli, matrix, registry, signatures
 from .container import DriverError, LabContainer, client
 from .session import RESULTS_DIR, MatrixSession, Selection, SelectionError
 
@@ -416,9 +416,10 @@ PUBLIC = ("image", "python", "method", "gil", "effective_method", "outcome", "re
 def write(ctx: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     cells = [{k: c[k] for k in PUBLIC} for c in ctx["cells"]]
-    data = {"script": ctx["script"], "args": ctx["args"], "run": ctx["run"], "groups": ctx["groups"], "cells": cells}
+    data = {"script": ctx["script"], "args": ctx["args"], "run": ctx["run"], "groups": ctx["groups"], "cells": cells,
+            "images": registry.digests(sorted({c["image"] for c in cells} & set(matrix.image_names())))}
     (out / "check.json").write_text(json.dumps(data, indent=1, sort_keys=True))
-    (out / "check.md").write_text(markdown(ctx))
+    (out / "check.md").write_text(markdown(ctx) + registry.markdown(data["images"], "check.json"))
     (out / "check.html").write_text(html(ctx))
 
 

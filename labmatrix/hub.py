@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cli, matrix
+from . import cli, matrix, registry
 from .hardening import HARDENING
 
 # The hub image's Debian suite and Python (its lock is requirements/hub.txt).
@@ -273,7 +273,8 @@ def up(args) -> int:
     ip = "0.0.0.0" if args.public else "127.0.0.1"
     cli = _client()
     sock = _socket_path()
-    build(args.no_build)
+    if not registry.pulled_for_hub(missing_lab_images(cli), HubError):  # pull before build
+        build(args.no_build)
     try:
         cli.images.get(TAG)
     except Exception:  # noqa: BLE001
