@@ -3,13 +3,13 @@
 Stdlib only and through the ``docker`` CLI, so the shell scripts call it with the host's
 ``python3`` (an attendee needs no virtualenv to pull), and it honours ``DOCKER_HOST``:
 
-    python3 -m labmatrix.registry pull WHO [--no-build] [--local-tags] [--always] NAME...
+    python3 -m labmatrix.registry pull WHO [--no-build] [--always] NAME...
         NAME is an image of matrix.toml or ``hub``. Pulls what is missing (every NAME with
         --always) from the registry when one is set and answers; prints, on stdout, the
         names still to build, and one line on stderr saying which it did and why. A pulled
         image whose labels disagree with matrix.toml is refused (and its name put back as
-        it was). --local-tags also tags each pulled image concurrency-lab:<name>, the name
-        the test driver and the hub run. Exit 1, with one line, when --no-build forbids
+        it was). Each pulled image is also tagged concurrency-lab:<name>, the name the
+        test driver and the hub run. Exit 1, with one line, when --no-build forbids
         the build that is needed, or on a refused image.
     python3 -m labmatrix.registry use WHO FILE
         Makes concurrency-lab:<image> exactly the images a report (matrix.json or
@@ -137,8 +137,7 @@ def _pull(name: str, repo: str) -> str:
     return ""
 
 
-def pull(who: str, names: list[str], no_build: bool = False, local_tags: bool = False,
-         always: bool = False, say=print) -> list[str]:
+def pull(who: str, names: list[str], no_build: bool = False, always: bool = False, say=print) -> list[str]:
     """Pull before build: the names still to build. One line through ``say``."""
     repo = matrix.registry()
     wanted = [n for n in names if always or not ready(n, matrix.ref(n))]
@@ -166,7 +165,7 @@ def pull(who: str, names: list[str], no_build: bool = False, local_tags: bool = 
         reason = _pull(name, repo)
         if reason:
             failed[name] = reason
-        elif local_tags and matrix.ref(name) != f"{matrix.IMAGE_REPO}:{name}":
+        elif matrix.ref(name) != f"{matrix.IMAGE_REPO}:{name}":
             docker("tag", matrix.ref(name), f"{matrix.IMAGE_REPO}:{name}")
     pulled = [n for n in wanted if n not in failed]
     line = f"pulled {' '.join(pulled)} from {repo} (the registry answers)" if pulled else ""
@@ -184,7 +183,7 @@ def pulled_for_hub(missing_labs: list[str], error: type[Exception]) -> bool:
     if not matrix.registry():
         return False
     try:
-        todo = pull("hub", [matrix.HUB, *missing_labs], local_tags=True, say=lambda line: print(line, file=sys.stderr))
+        todo = pull("hub", [matrix.HUB, *missing_labs], say=lambda line: print(line, file=sys.stderr))
     except RegistryError as exc:
         raise error(str(exc)) from None
     return matrix.HUB not in todo
@@ -254,7 +253,7 @@ def use(who: str, path: Path, say=print) -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    flags = {"--no-build", "--local-tags", "--always"}
+    flags = {"--no-build", "--always"}
     opts = {a for a in argv if a in flags}
     args = [a for a in argv if a not in flags]
     valid = {*matrix.image_names(), matrix.HUB}
@@ -263,7 +262,7 @@ def main(argv: list[str]) -> int:
         print(line, file=sys.stderr)
     try:
         if args[:1] == ["pull"] and len(args) >= 3 and set(args[2:]) <= valid:
-            todo = pull(args[1], args[2:], "--no-build" in opts, "--local-tags" in opts, "--always" in opts, say=err)
+            todo = pull(args[1], args[2:], "--no-build" in opts, "--always" in opts, say=err)
             print("\n".join(todo))
             return 0
         if args[:1] == ["use"] and len(args) == 3 and not opts:
@@ -272,7 +271,7 @@ def main(argv: list[str]) -> int:
     except RegistryError as exc:
         err(f"{args[1]}: {exc}")
         return 1
-    err("usage: python3 -m labmatrix.registry pull WHO [--no-build] [--local-tags] [--always] NAME... "
+    err("usage: python3 -m labmatrix.registry pull WHO [--no-build] [--always] NAME... "
         "| use WHO FILE   (NAME: an image of matrix.toml, or hub)")
     return 2
 
