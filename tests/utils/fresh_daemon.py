@@ -12,10 +12,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import docker
+
+from tests.utils.loopback_registry import started
 
 
 class FreshDaemon:
@@ -44,21 +45,13 @@ class FreshDaemon:
                "--default-address-pool", "base=10.213.0.0/16,size=24"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.folder / "dockerd.log", "w"),
                                      start_new_session=True)
+        return started(self, self._answers, 60, self.folder / "dockerd.log")
+
+    def _answers(self) -> bool:
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    self.client().ping()
-                    break
-                except Exception:  # noqa: BLE001 (not up yet)
-                    if self.proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("the fresh dockerd did not start: "
-                                           + (self.folder / "dockerd.log").read_text()[-800:]) from None
-                    time.sleep(0.5)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
+            return self.client().ping()
+        except Exception:  # noqa: BLE001 (not up yet)
+            return False
 
     def __exit__(self, *exc_info) -> None:
         if self.proc is not None:

@@ -24,6 +24,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def started(server, ready, timeout: float, log: Path):
+    """``server`` once ``ready()`` (its process still running), else its ``__exit__`` and
+    one error with the end of its log."""
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if server.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{server.proc.args[0]} did not start: {log.read_text()[-800:]}")
+            time.sleep(0.3)
+    except BaseException:
+        server.__exit__()
+        raise
+    return server
+
+
 class LoopbackRegistry:
     def __init__(self, folder: Path, auth: bool = False, name: str = "concurrency-lab"):
         self.folder, self.auth = folder, auth
@@ -43,16 +58,7 @@ class LoopbackRegistry:
                           f"http:\n  addr: 127.0.0.1:{self.port}\n{auth}")
         self.proc = subprocess.Popen([BINARY, "serve", str(config)], stdout=subprocess.DEVNULL,
                                      stderr=open(self.folder / "registry.log", "w"))
-        try:
-            deadline = time.monotonic() + 20
-            while registry.unreachable(self.repo, timeout=1):
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{BINARY} did not start: {(self.folder / 'registry.log').read_text()[-500:]}")
-                time.sleep(0.2)
-        except BaseException:
-            self.__exit__()
-            raise
-        return self
+        return started(self, lambda: not registry.unreachable(self.repo, timeout=1), 20, self.folder / "registry.log")
 
     def __exit__(self, *exc_info) -> None:
         if self.proc is not None:
