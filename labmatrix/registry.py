@@ -27,12 +27,15 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import matrix
 
 #: How long the registry has to answer ``GET /v2/`` before it counts as unreachable.
 PROBE_TIMEOUT = 5
+#: Images pulled at once (each pull fetches its layers three at a time).
+PULLS = 3
 #: The project label the hub's image carries (labmatrix/hub.py builds it with it).
 HUB_PROJECT = "concurrency-lab-hub"
 
@@ -161,8 +164,9 @@ def pull(who: str, names: list[str], no_build: bool = False, always: bool = Fals
     if why:
         return build(wanted, f"the registry {host(repo)} does not answer ({why})")
     failed = {}
-    for name in wanted:
-        reason = _pull(name, repo)
+    with ThreadPoolExecutor(PULLS) as pool:  # a refusal raises here, after every pull ended
+        reasons = list(pool.map(lambda n: _pull(n, repo), wanted))
+    for name, reason in zip(wanted, reasons):
         if reason:
             failed[name] = reason
         elif matrix.ref(name) != f"{matrix.IMAGE_REPO}:{name}":

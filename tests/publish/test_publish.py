@@ -21,10 +21,9 @@ import docker.errors
 import pytest
 
 from labmatrix import matrix
+from labmatrix.loopback import BINARY, FreshDaemon, LoopbackRegistry, fresh_clone
 from labmatrix.publish import remote_digest
 from labmatrix.workshop import TEST_PREFIX, free_port, project_env
-from tests.utils.fresh_daemon import FreshDaemon
-from tests.utils.loopback_registry import BINARY, LoopbackRegistry
 
 pytestmark = pytest.mark.docker
 ROOT = matrix.ROOT
@@ -53,19 +52,6 @@ def registry_dir(docker_client, tmp_path):
 
 def local_names(docker_client, repo: str) -> list[str]:
     return [t for image in docker_client.images.list() for t in image.tags if t.startswith(repo + ":")]
-
-
-def fresh_clone(dest: Path) -> Path:
-    """The project as a fresh clone has it: the tracked files, none of the built artefacts
-    (no wheelhouse, sources or base images); the dev virtualenv is linked, not rebuilt."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True)
-    for name in filter(None, files.stdout.split("\0")):
-        src = ROOT / name
-        if src.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
-    (dest / ".venv").symlink_to(ROOT / ".venv")
-    return dest
 
 
 # --- Bad input: one line each, nothing half-done.
@@ -156,6 +142,7 @@ def test_publish_then_a_fresh_host_pulls_serves_and_reproduces(docker_client, re
 
         # A fresh host: an empty daemon and a fresh clone. The workshop pulls every image.
         clone = fresh_clone(tmp_path / "clone")
+        (clone / ".venv").symlink_to(ROOT / ".venv")  # the dev virtualenv, linked, not rebuilt
         project = f"{TEST_PREFIX}{os.getpid()}-fresh"
         fenv = project_env(project, tmp_path / "fresh.env", {name: free_port() for name in names})
         fenv.update({ENV: reg.repo, "DOCKER_HOST": fresh.host})
