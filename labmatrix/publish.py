@@ -12,7 +12,7 @@ emulation). It pushes each local ``concurrency-lab:<name>`` under a per-architec
 in ``DIR/<arch>.json``. The tags users pull are not touched: a push that fails half-way
 changes nothing anyone runs.
 
-``merge`` reads every ``DIR/<arch>.json`` and makes, per image, one manifest list (an OCI
+``merge`` reads every ``<arch>.json`` under DIR (one folder per CI job is fine) and makes, per image, one manifest list (an OCI
 image index) of the architectures' digests under both published tags: the moving
 ``<name>`` and the immutable ``<name>-<exact Python>-<build date>`` (the newest build date
 of the architectures; their Pythons must agree). It uses ``docker manifest`` (Docker 20.10
@@ -175,10 +175,10 @@ def remote_digest(repo: str, tag: str) -> str:
 
 def merge(out: Path, tool: str = "auto", say=print) -> dict:
     repo = need_registry()
-    records = {}
-    for path in sorted(out.glob("*.json")):
+    records: dict[str, dict] = {}
+    for path in sorted(out.rglob("*.json")):  # one folder per job is fine: the records add up
         if path.stem in matrix.ARCHES:
-            records[path.stem] = json.loads(path.read_text())
+            records.setdefault(path.stem, {}).update(json.loads(path.read_text()))
         elif path.name != "manifests.json":
             raise RegistryError(f"{path} is no architecture's record; valid: "
                                 + ", ".join(f"{a}.json" for a in matrix.ARCHES))
