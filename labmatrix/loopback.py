@@ -78,11 +78,16 @@ class LoopbackRegistry:
         shutil.rmtree(self.folder / "data", ignore_errors=True)
 
 
+#: The fresh daemon's own bridge (its default network), apart from the usual Docker ranges.
+BRIDGE_ADDRESS = "10.212.0.1/24"
+
+
 class FreshDaemon:
     def __init__(self, storage_driver: str):
         self.storage_driver = storage_driver
         self.folder: Path | None = None
         self.proc: subprocess.Popen | None = None
+        self.bridge = ""
 
     @property
     def host(self) -> str:
@@ -97,16 +102,33 @@ class FreshDaemon:
         # A short path: a unix socket's path is limited to 107 bytes.
         self.folder = Path(tempfile.mkdtemp(prefix="cl-dockerd-"))
         (self.folder / "daemon.json").write_text(json.dumps({}))
+        # A bridge of its own for its default network. Never `--bridge none`: dockerd then
+        # deletes the host's docker0, the other daemon's bridge (daemon_unix.go,
+        # removeDefaultBridgeInterface). No iptables rules either: published ports go
+        # through docker-proxy; Compose's networks get an address pool of their own.
+        self.bridge = f"clfresh{os.getpid() % 10**7}"
+        for cmd in (["ip", "link", "add", self.bridge, "type", "bridge"],
+                    ["ip", "addr", "add", BRIDGE_ADDRESS, "dev", self.bridge], ["ip", "link", "set", self.bridge, "up"]):
+            done = subprocess.run(cmd, capture_output=True, text=True)
+            if done.returncode:
+                self.__exit__()
+                raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()} (a second daemon needs root)")
         cmd = ["dockerd", "--config-file", str(self.folder / "daemon.json"), "--data-root", str(self.folder / "root"),
                "--exec-root", str(self.folder / "exec"), "--pidfile", str(self.folder / "docker.pid"),
                "--host", self.host, "--storage-driver", self.storage_driver,
-               # No docker0, no iptables rules: the shared daemon's networking is left alone;
-               # published ports go through docker-proxy. Compose's networks get their own pool.
-               "--bridge", "none", "--iptables=false", "--ip-masq=false",
+               "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",
                "--default-address-pool", "base=10.213.0.0/16,size=24"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.folder / "dockerd.log", "w"),
                                      start_new_session=True)
-        return started(self, self._answers, 60, self.folder / "dockerd.log")
+        # (A fresh data root holds no stale "bridge" network, so dockerd's other path to
+        # removeDefaultBridgeInterface, clearing one with address pools set, is not taken.)
+        docker0 = Path("/sys/class/net/docker0")
+        had_docker0 = docker0.exists()
+        started(self, self._answers, 60, self.folder / "dockerd.log")
+        if had_docker0 and not docker0.exists():
+            self.__exit__()
+            raise RuntimeError("the second dockerd removed the host's docker0; restart the Docker daemon")
+        return self
 
     def _answers(self) -> bool:
         try:
@@ -131,6 +153,9 @@ class FreshDaemon:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                     self.proc.wait()
                 self.proc = None
+        if self.bridge:
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            self.bridge = ""
         if self.folder is not None:
             # A mount dockerd left (it unmounts its own on a clean stop) would make rmtree fail.
             mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
