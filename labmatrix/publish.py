@@ -201,8 +201,8 @@ def merge(out: Path, tool: str = "auto", say=print) -> dict:
             target = f"{repo}:{tag}"
             if tool == "imagetools":
                 _run(["docker", "buildx", "imagetools", "create", "--tag", target, *sources])
-                digest = digest or _run(["docker", "buildx", "imagetools", "inspect", target,
-                                         "--format", "{{.Manifest.Digest}}"])
+                shown = _run(["docker", "buildx", "imagetools", "inspect", target])  # Name:, MediaType:, Digest:
+                digest = digest or next((ln.split()[1] for ln in shown.splitlines() if ln.startswith("Digest:")), "")
             else:
                 _run(["docker", "manifest", "create", *insecure, "--amend", target, *sources])
                 pushed = _run(["docker", "manifest", "push", *insecure, "--purge", target])
