@@ -43,10 +43,12 @@ class DriverError(RunFailed):
     """A run of the driver could not go on (a runner failed in a container)."""
 
 
-def client(timeout: int = 120) -> docker.DockerClient:
-    """The Docker client (from DOCKER_HOST or the default socket), checked to answer."""
+def client(timeout: int = 120, base_url: str | None = None) -> docker.DockerClient:
+    """The Docker client (of ``base_url``, else from DOCKER_HOST or the default socket),
+    checked to answer."""
     try:
-        docker_client = docker.from_env(timeout=timeout)
+        docker_client = docker.DockerClient(base_url=base_url, timeout=timeout) if base_url else \
+            docker.from_env(timeout=timeout)
         docker_client.ping()
         return docker_client
     except docker.errors.DockerException as exc:

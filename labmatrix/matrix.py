@@ -10,6 +10,9 @@ Stdlib only, so shell scripts read the matrix through it with the host's ``pytho
     python3 -m labmatrix.matrix gil-label             # the image label with the GIL facts
     python3 -m labmatrix.matrix source py3.13t        # python3.13=3.13.5 trixie (nothing if none)
     python3 -m labmatrix.matrix hub-suite hub-python  # the hub image's Debian suite and Python
+    python3 -m labmatrix.matrix registry              # the image repository to pull from ('' = none)
+    python3 -m labmatrix.matrix ref py3.14 hub        # what Compose runs: <registry or concurrency-lab>:py3.14
+    python3 -m labmatrix.matrix immutable py3.14 3.14.0 20261206   # py3.14-3.14.0-20261206
 
 ``load()`` checks every key and value: a typo is one line naming the image and the key,
 with a close match when there is one (as cibuildwheel's option checks do).
@@ -69,6 +72,16 @@ API_PORT_LABEL = f"{LABEL_PREFIX}.hub-api-port"
 HUB_USER_LABEL = f"{LABEL}-user"
 #: The environment variable that overrides [debian] mirror for one run.
 MIRROR_ENV = "DEBIAN_MIRROR"
+#: The image label with the UTC date (YYYYMMDD) scripts/build-images labelled the image on:
+#: the immutable published tag is ``<image>-<exact Python>-<build date>``.
+BUILD_DATE_LABEL = f"{LABEL_PREFIX}.build-date"
+#: The environment variable that overrides matrix.toml's ``[publish] registry``; set to
+#: IMAGE_REPO it means "no registry" (Compose's image name is then the local one).
+REGISTRY_ENV = "CONCURRENCY_LAB_REGISTRY"
+#: The architectures images are built and published for, as Docker names them.
+ARCHES = ("amd64", "arm64")
+#: The hub's image (labmatrix/hub/command.py builds it) is published beside the lab images.
+HUB = "hub"
 
 
 @dataclass(frozen=True)
@@ -106,7 +119,7 @@ class MatrixError(BadInput):
 
 
 #: The tables of matrix.toml and their keys (images are checked against ``Image``).
-TABLES = {"debian": {"mirror"}, "hub": {"suite", "python"}, "image": set()}
+TABLES = {"debian": {"mirror"}, "hub": {"suite", "python"}, "publish": {"registry"}, "image": set()}
 
 
 def _unknown(where: str, key: str, valid: Iterable[str]) -> MatrixError:
@@ -205,6 +218,27 @@ def mirror(override: bool = True) -> str:
     return (override and os.environ.get(MIRROR_ENV)) or load()["debian"]["mirror"]
 
 
+def registry_setting() -> str:
+    """matrix.toml's registry, or IMAGE_REPO where it sets none (Compose's default)."""
+    return load().get("publish", {}).get("registry", "").strip() or IMAGE_REPO
+
+
+def registry() -> str:
+    """The image repository to pull from and push to, "" for none (build here)."""
+    value = os.environ.get(REGISTRY_ENV, "").strip() or registry_setting()
+    return "" if value == IMAGE_REPO else value
+
+
+def ref(name: str) -> str:
+    """The name Compose runs an image (or the hub) by: from the registry if one is set."""
+    return f"{registry() or IMAGE_REPO}:{name}"
+
+
+def immutable_tag(name: str, version: str, date: str) -> str:
+    """The published tag that never moves: ``py3.14-3.14.0-20261206``."""
+    return f"{name}-{version}-{date}"
+
+
 def platform_name(value: str) -> str:
     """A platform as matrix.toml names it, from that name or from a ``sys.platform``."""
     if value in PLATFORMS:
@@ -221,7 +255,8 @@ def main(argv: list[str]) -> int:
     one = {"mirror": mirror, "repo": lambda: IMAGE_REPO, "project-label": lambda: LABEL,
            "hub-suite": lambda: hub()["suite"], "hub-python": lambda: hub()["python"],
            "python-label": lambda: PYTHON_VERSION_LABEL, "method-label": lambda: METHOD_LABEL,
-           "gil-label": lambda: GIL_LABEL, "built-from-label": lambda: BUILT_FROM_LABEL}
+           "gil-label": lambda: GIL_LABEL, "built-from-label": lambda: BUILT_FROM_LABEL,
+           "build-date-label": lambda: BUILD_DATE_LABEL, "registry": registry, "registry-env": lambda: REGISTRY_ENV}
     if argv and set(argv) <= set(one):  # a line per name, in the order given
         print("\n".join(one[name]() for name in argv))
         return 0
@@ -236,8 +271,14 @@ def main(argv: list[str]) -> int:
             elif image.source:
                 print(image.source, image.suite)
         return 0
+    if argv[:1] == ["ref"] and len(argv) >= 2 and set(argv[1:]) <= {*image_names(), HUB}:
+        print("\n".join(map(ref, argv[1:])))
+        return 0
+    if argv[:1] == ["immutable"] and len(argv) == 4 and argv[1] in {*image_names(), HUB}:
+        print(immutable_tag(*argv[1:]))
+        return 0
     print(f"usage: python3 -m labmatrix.matrix {{{'|'.join(one)}}}... | values {{{'|'.join(keys)}}} [--json] "
-          "| tag IMAGE... | source IMAGE...", file=sys.stderr)
+          "| tag IMAGE... | source IMAGE... | ref IMAGE|hub... | immutable IMAGE|hub VERSION DATE", file=sys.stderr)
     return 2
 
 

@@ -29,7 +29,8 @@ def compose_yaml() -> str:
     return templates.render(
         "compose.yaml.j2",
         images=images, mirror=matrix.mirror(override=False), label=matrix.LABEL, hardening=HARDENING,
-        image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL, run_label_env=matrix.RUN_LABEL_ENV)
+        image_label=matrix.IMAGE_LABEL, method_label=matrix.METHOD_LABEL, run_label_env=matrix.RUN_LABEL_ENV,
+        repo=matrix.IMAGE_REPO, registry_env=matrix.REGISTRY_ENV, registry=matrix.registry_setting())
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

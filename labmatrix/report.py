@@ -9,7 +9,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from . import expect, matrix, templates
+from . import expect, matrix, registry, templates
 from .cli import run
 from .errors import BadInput
 
@@ -93,7 +93,8 @@ def build(data: dict) -> dict:
                             "gil": _gil_facts(headers.get(c["column"], {}))} for c in cells}
     return {"cells": cells, "index": index, "columns": _columns(cells), "rows": _rows(cells),
             "groups": _groups(data, cells), "differs": _differs(cells), "reasons": _reasons(cells),
-            "images": images, "summary": _summary(cells), "run": data.get("run", {})}
+            "images": images, "summary": _summary(cells), "run": data.get("run", {}),
+            "digests": {name: info.get("digest") for name, info in data.get("images", {}).items() if info.get("digest")}}
 
 
 def _gil_facts(header: dict) -> str:
@@ -232,7 +233,8 @@ def start_cost_markdown(cells: list[dict], run: dict) -> str:
 
 def render(data: dict, out: Path) -> None:
     ctx = build(data)
-    (out / "matrix.md").write_text(markdown(ctx) + start_cost_markdown(data["cells"], data.get("run", {})))
+    (out / "matrix.md").write_text(markdown(ctx) + registry.markdown(data.get("images", {}))
+                                   + start_cost_markdown(data["cells"], data.get("run", {})))
     (out / "matrix.html").write_text(html(ctx))
     start_cost_plot(data["cells"], out / "start-cost.png", data.get("run", {}).get("storage_driver", ""))
 
@@ -242,6 +244,8 @@ def write(results: list, out_dir: str, run: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     images = {i.name: {"suite": i.suite, "python": i.python, "default_method": i.default_method,
                        "platform": i.platform} for i in matrix.images()}
+    for name, digest in registry.digests({r.image for r in results if r.image in images}).items():
+        images[name].update(digest)  # the image each result came from (labmatrix/registry.py)
     data = {"run": run, "images": images, "cells": [r.to_json() for r in results]}
     (out / "matrix.json").write_text(json.dumps(data, indent=1, sort_keys=True))
     render(data, out)

@@ -35,6 +35,19 @@ check_images() {
   done
 }
 
+# --digests FILE (scripts/lab, scripts/test: run exactly the images a report ran): sets
+# $digests ('' if not given) and $pass, the other arguments.
+take_digests() {
+  digests="" pass=()
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --digests) [ $# -ge 2 ] || die "--digests needs a file: --digests results/matrix.json"; digests=$2; shift 2 ;;
+      --digests=*) digests=${1#--digests=}; shift ;;
+      *) pass+=("$1"); shift ;;
+    esac
+  done
+}
+
 sha() {
   # A short content hash of a file (macOS has shasum, not sha256sum).
   if command -v sha256sum >/dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi | cut -c1-16

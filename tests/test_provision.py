@@ -121,7 +121,7 @@ def test_ci_provision_on_a_bare_debian(docker_client):
     except Exception:
         pytest.fail(f"{base} is missing; make it with scripts/make-bases", pytrace=False)
     with FreshHost(docker_client, FRESH_SUITE) as host:
-        rc, out, err = host.exec(["sh", "-c", "command -v python3 docker mmdebstrap chromium || true"], timeout=30)
+        rc, out, err = host.exec(["sh", "-c", "command -v python3 docker mmdebstrap chromium docker-registry || true"], timeout=30)
         assert out.strip() == "", f"{base} is not bare: {out}"
         rc, out, err = host.exec(["bash", ".ci/provision"], timeout=900)
         assert rc == 0, f"rc={rc}\n{out}\n{err}"
@@ -130,6 +130,7 @@ def test_ci_provision_on_a_bare_debian(docker_client):
             "docker buildx version": r"github\.com/docker/buildx",
             "mmdebstrap --version": r"mmdebstrap \d",
             "chromium --version": r"Chromium \d+",
+            "docker-registry --version": r"distribution v?2\.",
             "python3 -m venv /tmp/venv && /tmp/venv/bin/python -c 'print(\"venv ok\")'": r"venv ok",
         }
         for command, pattern in checks.items():

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .. import matrix, templates
+from .. import matrix, registry, templates
 from ..container import ContainerPool, DriverError, LabContainer, client, missing_images
 from ..errors import BadInput, MissingEnvironment
 from ..session import RESULTS_DIR, Selection, SelectionError
@@ -453,9 +453,10 @@ def html(ctx: dict) -> str:
 def write(ctx: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = {"script": ctx["script"], "args": ctx["args"], "run": ctx["run"],
-            "groups": [asdict(g) for g in ctx["groups"]], "cells": [c.to_json() for c in ctx["cells"]]}
+            "groups": [asdict(g) for g in ctx["groups"]], "cells": [c.to_json() for c in ctx["cells"]],
+            "images": registry.digests(sorted({c.image for c in ctx["cells"]} & set(matrix.image_names())))}
     (out / "check.json").write_text(json.dumps(data, indent=1, sort_keys=True))
-    (out / "check.md").write_text(markdown(ctx))
+    (out / "check.md").write_text(markdown(ctx) + registry.markdown(data["images"], "check.json"))
     (out / "check.html").write_text(html(ctx))
 
 

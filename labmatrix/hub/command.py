@@ -33,7 +33,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from .. import matrix, templates, wait
+from .. import matrix, registry, templates, wait
 from ..container import client, free_port, missing_images
 from ..errors import BadInput, MissingEnvironment, RunFailed
 from ..hardening import HARDENING
@@ -256,7 +256,8 @@ def up(args: argparse.Namespace) -> int:
     ip = "0.0.0.0" if args.public else "127.0.0.1"
     docker_client = client()
     sock = _socket_path()
-    build(args.no_build)
+    if not registry.pulled_for_hub(missing_images(docker_client, matrix.images()), MissingEnvironment):  # pull before build
+        build(args.no_build)
     try:
         docker_client.images.get(TAG)
     except docker.errors.ImageNotFound:

@@ -1,4 +1,5 @@
-"""A test workshop's compose project, next to ``LabContainer``: up, wait, down, removal.
+"""A test workshop's compose project (labmatrix/compose.py), next to ``LabContainer``: up,
+wait, down, removal.
 
 A project is started the README's way, with ``scripts/workshop`` (which runs
 ``docker compose up -d --wait``), under a name, an env file and ports of its own, so a
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -20,15 +20,12 @@ import docker
 import requests
 
 from labmatrix import matrix, wait
-from labmatrix.container import force_remove, run_labels
-from labmatrix.envfile import port_var
+from labmatrix.compose import PROJECT_LABEL, SERVICE_LABEL, WORKSHOP, compose_run, project_env
+from labmatrix.container import force_remove
 from labmatrix.errors import RunFailed
 
-WORKSHOP = matrix.ROOT / "scripts" / "workshop"
 RUN_NOTEBOOK = matrix.ROOT / "labmatrix" / "run_notebook.py"
 NOTEBOOK_LAB = "main_guard"  # its spawn failure without the guard is the notebook's point
-PROJECT_LABEL = "com.docker.compose.project"
-SERVICE_LABEL = "com.docker.compose.service"
 TEST_PREFIX = "concurrency-lab-test-"
 UP_TIMEOUT = 300  # seconds for `scripts/workshop` to report every JupyterLab healthy
 # Other sessions create and remove labelled containers all the time: list without
@@ -39,24 +36,6 @@ _LIST: dict[str, dict] = {"containers": {"all": True, "sparse": True, "ignore_re
 
 class WorkshopError(RunFailed):
     """scripts/workshop failed; the message carries its output."""
-
-
-def project_env(project: str, env_file: Path, ports: dict[str, int] | None = None) -> dict:
-    """The environment of a project: its name, env file, ports and driver labels, and
-    nothing inherited that would change what Compose interpolates."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PORT_", "COMPOSE_", "JUPYTER_TOKEN", "WORKSHOP_"))}
-    env.update(COMPOSE_PROJECT_NAME=project, WORKSHOP_ENV_FILE=str(env_file))
-    env.update({var: run_labels()[label] for label, var in matrix.RUN_LABEL_ENV.items()})
-    for name, port in (ports or {}).items():
-        env[port_var(matrix.get_image(name))] = str(port)
-    return env
-
-
-def compose_run(cmd: list[str], env: dict | None = None, timeout: float = 120, input: str | None = None):
-    """Run ``cmd`` (scripts/workshop or docker compose) in the repository, output captured."""
-    return subprocess.run(cmd, cwd=matrix.ROOT, env=env, capture_output=True, text=True, timeout=timeout,
-                          input=input)
 
 
 def resources(docker_client: docker.DockerClient, project: str) -> list:
