@@ -5,7 +5,9 @@
 
 Each cell (image × start method, × GIL on/off on a free-threaded image) runs the script in
 that image's locked-down container (labmatrix.container: no network, non-root, pids and
-memory limits): the script's folder read-only at /home/lab/src, a fresh writable working
+memory limits): a copy of the script's folder at /home/lab/src, owned by root so the
+script cannot write there (a copy, not a mount: a folder in a 0700 home folder works as
+it is, labmatrix/project/copyin.py), a fresh writable working
 folder on a tmpfs, stdin at EOF, a bound per cell. The method is forced at interpreter
 start by a hook, never by editing the script (check_box/hook/sitecustomize.py). Cells are
 classified as the driver does, grouped by outcome and normalised output, and each cell
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import sys
 import time
 from collections import defaultdict
@@ -34,11 +35,12 @@ import jinja2
 
 from . import cli, matrix, signatures
 from .container import DriverError, LabContainer, client
+from .project import copyin
 from .session import RESULTS_DIR, MatrixSession, Selection, SelectionError
 
 USAGE = ("usage: scripts/check path/to/script.py [ARGS...] [--image NAME ...] "
          "[--method fork|spawn|forkserver|default ...] [--timeout S] [--fail-on differ|error|never] [--out DIR]")
-SRC = "/home/lab/src"  # the script's folder, read-only
+SRC = "/home/lab/src"  # a copy of the script's folder, read-only for the script
 BOX = "/opt/check"  # labmatrix/check_box: the in-container runner and the start-method hook
 SCRATCH = "/home/lab/scratch"  # a tmpfs: each cell's working folder; gone with the container
 BOX_DIR = Path(__file__).resolve().parent / "check_box"
@@ -129,11 +131,8 @@ def _script(path: Path) -> Path:
     if not path.is_file():
         raise CheckError(f"{path} is not a file; give the path of a Python script")
     path = path.resolve()
-    for item, need in ((path.parent, stat.S_IXOTH | stat.S_IROTH), (path, stat.S_IROTH)):
-        st = item.stat()
-        if st.st_uid != LAB_UID and st.st_mode & need != need:
-            raise CheckError(f"the containers' user (uid {LAB_UID}) cannot read {item}; "
-                             f"allow it with: chmod o+r{'x' if item.is_dir() else ''} {item}")
+    if not os.access(path, os.R_OK):
+        raise CheckError(f"cannot read {path}; give the path of a Python script you can read")
     return path
 
 
@@ -141,7 +140,7 @@ def _script(path: Path) -> Path:
 
 
 def container_options(script: Path) -> dict:
-    return {"volumes": {str(script.parent): {"bind": SRC, "mode": "ro"}, str(BOX_DIR): {"bind": BOX, "mode": "ro"}},
+    return {"volumes": {str(BOX_DIR): {"bind": BOX, "mode": "ro"}},
             "tmpfs": {SCRATCH: f"size=256m,uid={LAB_UID},gid={LAB_UID},mode=0700"}}
 
 
@@ -154,6 +153,7 @@ def gil_axis(image: matrix.Image) -> list[tuple[str, dict]]:
 def run_image(box: LabContainer, opts: Options, gils: list[tuple[str, dict]]) -> tuple[dict, list[dict]]:
     """Cells of one image (its GIL modes ``gils``), one after another in one ``docker exec``,
     so a fork bomb in one cell never competes with another cell of the same container."""
+    copy_folder(box, opts.script.parent)
     spec = {"script": f"{SRC}/{opts.script.name}", "args": opts.args, "timeout": opts.timeout,
             "cap": OUTPUT_CAP, "scratch": SCRATCH, "methods": list(opts.methods), "gils": gils}
     bound = len(opts.methods) * len(gils) * (opts.timeout + 15) + 60
@@ -162,6 +162,19 @@ def run_image(box: LabContainer, opts: Options, gils: list[tuple[str, dict]]) ->
     if code != 0 or not lines:
         raise DriverError(f"the check runner failed in {box.image.name} (exit {code}): {err.strip()[-300:]}")
     return lines[0], lines[1:]
+
+
+_ARCHIVES: dict[Path, bytes] = {}  # the script folder's copy, made once per run (run())
+
+
+def copy_folder(box: LabContainer, folder: Path) -> None:
+    """Copy the script's folder to SRC in the container (once per container and folder)."""
+    if getattr(box, "check_src", None) == folder:
+        return
+    if getattr(box, "check_src", None) is not None:
+        box.container.exec_run(["rm", "-rf", SRC], user="0:0")
+    copyin.put(box.container, str(Path(SRC).parent), _ARCHIVES.get(folder) or copyin.archive(folder, Path(SRC).name))
+    box.check_src = folder
 
 
 def jobs(boxes: dict[str, LabContainer], extra: dict[str, list[LabContainer]], opts: Options) -> list[tuple]:
@@ -237,6 +250,10 @@ def run(opts: Options, all_images: bool = False) -> tuple[list[dict], dict]:
             raise DriverError("no image is built; build them with: scripts/build-images")
         opts.images = tuple(images)
     options = container_options(opts.script)
+    try:
+        _ARCHIVES[opts.script.parent] = copyin.archive(opts.script.parent, Path(SRC).name)
+    except copyin.CopyError as exc:
+        raise CheckError(str(exc)) from None
     with MatrixSession(opts.images, cli=cli, container_options=options) as session, ExitStack() as stack:
         # A free-threaded image's other GIL modes get containers of their own, started side by side.
         spare = [LabContainer(cli, matrix.get_image(name), **options)
@@ -423,6 +440,9 @@ def write(ctx: dict, out: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if any(a == "--project" or a.startswith("--project=") for a in argv[:argv.index("--") if "--" in argv else None]):
+        from .project import command  # a whole project's suite: labmatrix/project/command.py
+        return command.main(argv)
     try:
         opts = parse(argv)
         cells, run_info = run(opts, all_images=not any(a == "--image" or a.startswith("--image=") for a in argv))

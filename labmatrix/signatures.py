@@ -16,7 +16,8 @@ from pathlib import Path
 import tomllib
 
 TABLE = Path(__file__).resolve().parent / "check_signatures.toml"
-FACTS = {"fork_with_threads", "direct_fork", "repeated_lines", "pids_limit", "split_by_method", "reimport"}
+FACTS = {"fork_with_threads", "direct_fork", "repeated_lines", "pids_limit", "split_by_method", "reimport",
+         "split_by_gil"}
 KEYS = {"id", "title", "explain", "docs", "stderr", "stdout", "outcome", "method", "fact", "unless"}
 FORK_LIKE = {"fork"}
 
@@ -131,13 +132,16 @@ def cell_facts(cell: dict) -> set[str]:
 
 def split_facts(group: list[dict], reference: list[dict], lines: list[str], ref_lines: list[str]) -> set[str]:
     """What the cell's group shows against the reference group: split_by_method when one
-    group is all fork and the other all spawn/forkserver (both ran to the end), reimport
+    group is all fork and the other all spawn/forkserver (both ran to the end),
+    split_by_gil when one group is all GIL-off cells and the other has none, reimport
     when one group's output is the other's with some of its lines again."""
     facts = set()
     kinds = {frozenset(c["effective_method"] in FORK_LIKE for c in g) for g in (group, reference)}
     ran = all(c["outcome"] == "ok" for c in (*group, *reference))
     if ran and kinds == {frozenset({True}), frozenset({False})}:
         facts.add("split_by_method")
+    if {frozenset(c.get("gil") == "off" for c in g) for g in (group, reference)} == {frozenset({True}), frozenset({False})}:
+        facts.add("split_by_gil")  # one group is exactly the free-threaded cells with the GIL off
     mine, theirs = Counter(lines), Counter(ref_lines)
     for big, small in ((mine, theirs), (theirs, mine)):
         extra = big - small
