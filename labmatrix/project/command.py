@@ -379,7 +379,8 @@ def main(argv: list[str]) -> int:
                   and all(grid[t][c.name]["outcome"] in explain.FAILING for c in ran)]
     explained = explain.explain(cells, grid, differ + everywhere)
     timing.update(wall_s=round(time.monotonic() - start, 2), skipped_images=skipped,
-                  pytest_s=round(sum(c.result.get("duration_s", 0) for c in ran), 2), cells=len(cells))
+                  pytest_s=round(sum(c.result.get("duration_s", 0) for c in ran), 2),
+                  exec_s=round(sum(c.result.get("exec_s", 0) for c in ran), 2), cells=len(cells))
     code = exit_code(cells, differ, opts.fail_on)
     bad = one_line(cells, opts, grid, explained)
     if bad:

@@ -263,11 +263,16 @@ def _pure_wheel(pin: str) -> Path | None:
         parts = wheel.name.split("-")
         if parts[0].lower() == norm and (not version or parts[1] == version):
             return wheel
+    refused = pure / f".not-pure-{norm}-{version}"  # built once: not pure (or no sdist)
+    if refused.exists():
+        return None
     with tempfile.TemporaryDirectory(prefix="check-project-sdist-") as tmp:
         proc = subprocess.run([*PIP, "wheel", "--quiet", "--no-deps", "--no-binary", name, "--wheel-dir", tmp, pin],
                               capture_output=True, text=True, timeout=NETWORK_S)
         built = sorted(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not built or not built[0].name.endswith("-none-any.whl"):
+            pure.mkdir(parents=True, exist_ok=True)
+            refused.touch()
             return None
         pure.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built[0], pure / built[0].name)

@@ -33,7 +33,9 @@ REPO = "concurrency-lab-deps"
 VENV = "/opt/project"
 PYTHON = f"{VENV}/bin/python"
 DEPS_LABEL = f"{matrix.LABEL_PREFIX}.deps"
-RECIPE = "layer-v1"
+#: Part of every layer's hash; CHECK_PROJECT_SALT adds to it, so that a benchmark can
+#: measure a cold run (no layer yet) without removing layers that others use.
+RECIPE = "layer-v1" + os.environ.get("CHECK_PROJECT_SALT", "")
 INSTALL = f"""set -eu
 python -m venv --without-pip {VENV}
 site=$({PYTHON} -c 'import sysconfig; print(sysconfig.get_path("purelib"))')

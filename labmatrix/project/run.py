@@ -114,13 +114,14 @@ def run_cells(cli, todo: list[Cell], layer_of: dict[str, str], folder: Path, whe
                     "wheel": f"{DIST}/{wheel.name}" if wheel else None, "args": pytest_args, "timeout": timeout,
                     "cap": OUTPUT_CAP, "scratch": SCRATCH}
             with locks[key]:
+                t0 = time.monotonic()
                 code, out, err = boxes[key].exec([layers.PYTHON, f"{BOX}/project_runner.py", json.dumps(spec)],
                                                  timeout=timeout + 60)
             lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
             if code != 0 or len(lines) < 2:
                 raise DriverError(f"the project runner failed in {cell.name} (exit {code}): {err.strip()[-300:]}")
             cell.python = ".".join(map(str, lines[0]["version_info"]))
-            cell.result = lines[1]
+            cell.result = dict(lines[1], exec_s=round(time.monotonic() - t0, 3))
 
         pool = ThreadPoolExecutor(max(1, min(RUNNERS, len(order))))
         try:
