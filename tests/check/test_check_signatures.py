@@ -43,6 +43,7 @@ SHOWN = {
     "needs-network": ("needs_network.py", "py3.13", ("fork",), "fork", 20),
     "fork-warning-error": ("fork_warning_error.py", "py3.15", ("fork",), "fork", 20),
     "gil-assumed": ("assumes_gil.py", "py3.13t", ("fork",), "fork-gil-off", 20),
+    "join-timeout": ("join_timeout.py", "py3.13", ("spawn",), "spawn", 20),
 }
 
 
