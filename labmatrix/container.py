@@ -206,12 +206,6 @@ class LabContainer:
         out, err = result.output
         return result.exit_code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
 
-    def put(self, archive: bytes, path: str) -> None:
-        """Unpack a tar archive into ``path`` in the container (a copy, not a mount: the
-        container's user needs no access to the caller's folder)."""
-        if not self.container.put_archive(path, archive):
-            raise DriverError(f"copying into {path} in {self.image.name} failed")
-
     def __exit__(self, *exc_info: object) -> None:
         self.remove()
 

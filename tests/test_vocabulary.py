@@ -95,8 +95,8 @@ def _commentary(path: Path) -> list[str]:
     """The lines of a file that a reader reads as prose: comments and docstrings of Python,
     comment lines of shell, YAML and TOML, and every line of Markdown."""
     text = path.read_text(errors="replace")
-    if path.suffix == ".md":
-        return text.splitlines()
+    if path.suffix == ".md":  # prose; fenced blocks (commands, sample output) are the user's
+        return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M).splitlines()
     if path.suffix == ".py":
         tree = ast.parse(text)
         docs = [ast.get_docstring(node) or "" for node in ast.walk(tree)

@@ -5,7 +5,9 @@
 
 Each cell (image × start method, × GIL on/off on a free-threaded image) runs the script in
 that image's locked-down container (labmatrix.container: no network, non-root, pids and
-memory limits): the script's folder read-only at /home/lab/src, a fresh writable working
+memory limits): a copy of the script's folder at /home/lab/src, owned by root so the
+script cannot write there (a copy, not a mount: a folder in a 0700 home folder works as
+it is, labmatrix/project/copyin.py), a fresh writable working
 folder on a tmpfs, stdin at EOF, a bound per cell. The method is forced at interpreter
 start by a hook, never by editing the script (box/hook/sitecustomize.py). Cells are
 classified as the driver does, grouped by outcome and normalised output, and each cell
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -30,13 +31,14 @@ from pathlib import Path
 from .. import matrix, registry, templates
 from ..container import ContainerPool, DriverError, LabContainer, client, missing_images
 from ..errors import BadInput, MissingEnvironment
+from ..project import copyin
 from ..session import RESULTS_DIR, Selection, SelectionError
 from ..table import text_table
 from . import signatures
 
 USAGE = ("usage: scripts/check path/to/script.py [ARGS...] [--image NAME ...] "
          "[--method fork|spawn|forkserver|default ...] [--timeout S] [--fail-on differ|error|never] [--out DIR]")
-SRC = "/home/lab/src"  # the script's folder, read-only
+SRC = "/home/lab/src"  # a copy of the script's folder, read-only for the script
 BOX = "/opt/check"  # labmatrix/check/box: the in-container runner and the start-method hook
 SCRATCH = "/home/lab/scratch"  # a tmpfs: each cell's working folder; gone with the container
 BOX_DIR = Path(__file__).resolve().parent / "box"
@@ -128,11 +130,8 @@ def _script(path: Path) -> Path:
     if not path.is_file():
         raise CheckError(f"{path} is not a file; give the path of a Python script")
     path = path.resolve()
-    for item, need in ((path.parent, stat.S_IXOTH | stat.S_IROTH), (path, stat.S_IROTH)):
-        st = item.stat()
-        if st.st_uid != LAB_UID and st.st_mode & need != need:
-            raise CheckError(f"the containers' user (uid {LAB_UID}) cannot read {item}; "
-                             f"allow it with: chmod o+r{'x' if item.is_dir() else ''} {item}")
+    if not os.access(path, os.R_OK):
+        raise CheckError(f"cannot read {path}; give the path of a Python script you can read")
     return path
 
 
@@ -140,7 +139,7 @@ def _script(path: Path) -> Path:
 
 
 def container_options(script: Path) -> dict:
-    return {"volumes": {str(script.parent): {"bind": SRC, "mode": "ro"}, str(BOX_DIR): {"bind": BOX, "mode": "ro"}},
+    return {"volumes": {str(BOX_DIR): {"bind": BOX, "mode": "ro"}},
             "tmpfs": {SCRATCH: f"size=256m,uid={LAB_UID},gid={LAB_UID},mode=0700"}}
 
 
@@ -201,6 +200,7 @@ RUNNER_FIELDS = [f.name for f in fields(CheckCell)][5:17]  # outcome .. ended_by
 def run_image(box: LabContainer, opts: Options, gils: list[tuple[str, dict]]) -> tuple[dict, list[dict]]:
     """Cells of one image (its GIL modes ``gils``), one after another in one ``docker exec``,
     so a fork bomb in one cell never competes with another cell of the same container."""
+    copy_folder(box, opts.script.parent)
     spec = {"script": f"{SRC}/{opts.script.name}", "args": opts.args, "timeout": opts.timeout,
             "cap": OUTPUT_CAP, "scratch": SCRATCH, "methods": list(opts.methods), "gils": gils}
     bound = len(opts.methods) * len(gils) * (opts.timeout + 15) + 60
@@ -210,6 +210,20 @@ def run_image(box: LabContainer, opts: Options, gils: list[tuple[str, dict]]) ->
         box.failed = True
         raise DriverError(f"the check runner failed in {box.image.name} (exit {code}): {err.strip()[-300:]}")
     return lines[0], lines[1:]
+
+
+_ARCHIVES: dict[Path, bytes] = {}  # the script folder's copy, made once per run (run())
+_COPIED: dict[str, Path] = {}  # LabContainer.key -> the folder copied into it
+
+
+def copy_folder(box: LabContainer, folder: Path) -> None:
+    """Copy the script's folder to SRC in the container (once per container and folder)."""
+    if _COPIED.get(box.key) == folder:
+        return
+    if box.key in _COPIED:
+        box.container.exec_run(["rm", "-rf", SRC], user="0:0")
+    copyin.put(box.container, str(Path(SRC).parent), _ARCHIVES.get(folder) or copyin.archive(folder, Path(SRC).name))
+    _COPIED[box.key] = folder
 
 
 def jobs(boxes: dict[str, list[LabContainer]], opts: Options) -> list[tuple[str, LabContainer, list]]:
@@ -265,6 +279,10 @@ def run(opts: Options, all_images: bool = False) -> tuple[list[CheckCell], dict]
         if not opts.images:
             raise MissingEnvironment("no image is built; build them with: scripts/build-images")
     images = [matrix.get_image(name) for name in opts.images]
+    try:
+        _ARCHIVES[opts.script.parent] = copyin.archive(opts.script.parent, Path(SRC).name)
+    except copyin.CopyError as exc:
+        raise CheckError(str(exc)) from None
     with ContainerPool(docker_client) as pool:
         # A container per GIL mode of each image (a free-threaded image's modes side by side).
         for count in sorted({len(image.gil_modes) for image in images}):
@@ -461,6 +479,9 @@ def write(ctx: dict, out: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if any(a == "--project" or a.startswith("--project=") for a in argv[:argv.index("--") if "--" in argv else None]):
+        from ..project import command  # a whole project's suite: labmatrix/project/command.py
+        return command.main(argv)
     try:
         opts = parse(argv)
     except HelpRequested:

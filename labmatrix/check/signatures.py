@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import tomllib
 
@@ -20,7 +20,40 @@ if TYPE_CHECKING:
     from .command import CheckCell
 
 TABLE = Path(__file__).resolve().parent / "signatures.toml"
-FACTS = {"fork_with_threads", "direct_fork", "repeated_lines", "pids_limit", "split_by_method", "reimport"}
+FACTS = {"fork_with_threads", "direct_fork", "repeated_lines", "pids_limit", "split_by_method", "reimport",
+         "split_by_gil"}
+
+
+class Observed(Protocol):
+    """What a signature reads of a failing run: a check cell (command.CheckCell), or one
+    test's failure in a project's suite (Evidence)."""
+
+    @property
+    def stdout(self) -> str: ...
+    @property
+    def stderr(self) -> str: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def effective_method(self) -> str: ...
+    @property
+    def events(self) -> list[dict]: ...
+    @property
+    def pids_refused(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One test's failure in one cell of a project's suite (labmatrix/project/explain.py)."""
+
+    stdout: str
+    stderr: str
+    outcome: str
+    effective_method: str
+    events: list[dict] = field(default_factory=list)
+    pids_refused: int = 0
+
+
 KEYS = {"id", "title", "explain", "docs", "stderr", "stdout", "outcome", "method", "fact", "unless"}
 FORK_LIKE = {"fork"}
 
@@ -38,7 +71,7 @@ class Signature:
     fact: tuple[str, ...] = ()
     unless: tuple[str, ...] = ()
 
-    def matches(self, cell: CheckCell, facts: set[str], matched: list[str]) -> bool:
+    def matches(self, cell: Observed, facts: set[str], matched: list[str]) -> bool:
         return ((self.stderr is None or bool(self.stderr.search(cell.stderr)))
                 and (self.stdout is None or bool(self.stdout.search(cell.stdout)))
                 and (self.outcome is None or bool(self.outcome.match(cell.outcome)))
@@ -117,7 +150,7 @@ def normalise(text: str, pids: set[int], method: str = "") -> list[str]:
 # --------------------------------------------------------------------------- facts
 
 
-def cell_facts(cell: CheckCell) -> set[str]:
+def cell_facts(cell: Observed) -> set[str]:
     """What one cell's own events and output show."""
     facts = set()
     forks = [e for e in cell.events if e.get("event") == "fork"]
@@ -135,13 +168,16 @@ def cell_facts(cell: CheckCell) -> set[str]:
 
 def split_facts(group: list[CheckCell], reference: list[CheckCell], lines: list[str], ref_lines: list[str]) -> set[str]:
     """What the cell's group shows against the reference group: split_by_method when one
-    group is all fork and the other all spawn/forkserver (both ran to the end), reimport
+    group is all fork and the other all spawn/forkserver (both ran to the end),
+    split_by_gil when one group is all GIL-off cells and the other has none, reimport
     when one group's output is the other's with some of its lines again."""
     facts = set()
     kinds = {frozenset(c.effective_method in FORK_LIKE for c in g) for g in (group, reference)}
     ran = all(c.outcome == "ok" for c in (*group, *reference))
     if ran and kinds == {frozenset({True}), frozenset({False})}:
         facts.add("split_by_method")
+    if {frozenset(c.gil == "off" for c in g) for g in (group, reference)} == {frozenset({True}), frozenset({False})}:
+        facts.add("split_by_gil")  # one group is exactly the free-threaded cells with the GIL off
     mine, theirs = Counter(lines), Counter(ref_lines)
     for big, small in ((mine, theirs), (theirs, mine)):
         extra = big - small
@@ -150,7 +186,7 @@ def split_facts(group: list[CheckCell], reference: list[CheckCell], lines: list[
     return facts
 
 
-def explain(cell: CheckCell, facts: set[str], src: str) -> list[Signature]:
+def explain(cell: Observed, facts: set[str], src: str) -> list[Signature]:
     matched: list[Signature] = []
     for sig in load(src):
         if sig.matches(cell, facts, [m.id for m in matched]):

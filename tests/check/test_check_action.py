@@ -98,3 +98,17 @@ def test_action_steps_run_locally(image_tar, tmp_path):
                                  results=str(tmp_path / "never"))
     assert [code for _, code in ran] == [None, 0, 0, 0, None, 0], ran
     assert outputs["check"] == {"exit-code": "0"}
+
+
+@pytest.mark.docker
+def test_action_checks_a_project(image_tar, tmp_path):
+    """project: instead of script: the project's differing tests land in the step summary,
+    and fail-on gates the job the same way."""
+    results = tmp_path / "results"
+    ran, outputs, summary = run_action(tmp_path, project="tests/check/projects/demo", pytest_args="-k local_target",
+                                       images="py3.13", methods="fork spawn", timeout="120",
+                                       images_tar=str(image_tar), results=str(results))
+    assert [code for _, code in ran] == [None, 0, 0, 0, None, 1], ran
+    assert outputs["check"] == {"exit-code": "1"}
+    assert summary.startswith("### Check of project `check-demo`: 1 test(s) differ") and "cannot be pickled" in summary
+    assert (results / "check.json").exists() and (results / "check.html").exists()

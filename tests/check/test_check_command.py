@@ -46,13 +46,22 @@ def test_bad_input_is_one_line(args, message):
     assert "Traceback" not in proc.stderr and not proc.stdout
 
 
-def test_unreadable_folder_names_the_fix(tmp_path):
-    (tmp_path / "s.py").write_text("print('hi')\n")
-    tmp_path.chmod(0o700)
-    proc = run(str(tmp_path / "s.py"), timeout=60)
-    assert proc.returncode == 2
-    assert proc.stderr.strip() == (f"check: the containers' user (uid 1000) cannot read {tmp_path}; "
-                                   f"allow it with: chmod o+rx {tmp_path}")
+@pytest.mark.docker
+def test_a_script_in_a_private_home_folder_runs_and_its_folder_is_untouched(docker_client, tmp_path):
+    """A 0700 folder the containers' uid 1000 cannot read: the script is copied in, never
+    mounted, so no chmod is needed, and nothing is written into the folder."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    (home / "helper.py").write_text("WORD = 'copied'\n")
+    (home / "s.py").write_text("import helper\nprint(helper.WORD)\nopen(__file__ + '.out', 'w')\n")
+    (home / "s.py").chmod(0o600)
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in home.iterdir())
+    proc = run(str(home / "s.py"), "--image", "py3.13", "--method", "fork", "--out", str(tmp_path / "out"), timeout=300)
+    (cell,) = _results(tmp_path / "out")["cells"]
+    assert cell["stdout"] == "copied\n", proc.stdout + proc.stderr
+    assert "read-only-src" in cell["signatures"], cell  # writing beside the script is refused, not done
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in home.iterdir()) == before
+    assert oct(home.stat().st_mode & 0o777) == "0o700"
 
 
 def test_help_is_the_usage():

@@ -22,7 +22,7 @@ SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
 pytestmark = pytest.mark.docker
 
-IMAGES = ("py3.9", "py3.13", "py3.14")
+IMAGES = ("py3.9", "py3.13", "py3.13t", "py3.14", "py3.15")
 METHODS = ("fork", "spawn", "forkserver")
 # signature id -> (script, image, methods run, cell whose explanation names it, timeout)
 SHOWN = {
@@ -43,6 +43,11 @@ SHOWN = {
     "stdin-eof": ("reads_stdin.py", "py3.13", ("fork",), "fork", 20),
     "syntax": ("needs_3_10.txt", "py3.9", ("fork",), "fork", 20),
     "killed": ("memory_hog.py", "py3.13", ("fork",), "fork", 30),
+    "requires-fork": ("requires_fork.py", "py3.13", ("spawn",), "spawn", 20),
+    "needs-network": ("needs_network.py", "py3.13", ("fork",), "fork", 20),
+    "fork-warning-error": ("fork_warning_error.py", "py3.15", ("fork",), "fork", 20),
+    "gil-assumed": ("assumes_gil.py", "py3.13t", ("fork",), "fork-gil-off", 20),
+    "join-timeout": ("join_timeout.py", "py3.13", ("spawn",), "spawn", 20),
 }
 
 
@@ -65,7 +70,7 @@ def boxes(docker_client):
 def run(boxes, script, image, methods, timeout):
     opts = check.Options(SCRIPTS / script, images=(image,), methods=methods, timeout=timeout)
     cells, _ = check.explain_all(check.run_cells(boxes, opts), timeout)
-    return {c.method: c for c in cells}
+    return {c.method + (f"-gil-{c.gil}" if c.gil else ""): c for c in cells}
 
 
 @pytest.mark.parametrize("sig", sorted(SHOWN))
