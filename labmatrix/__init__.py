@@ -7,10 +7,16 @@ The matrix and its words (stdlib only: shell scripts read them with the host's p
     envfile      the workshop's .env, checked as Compose reads it
     debian       verified downloads from the Debian mirror (sources, Docker CLI plugins)
 
-Containers
+Containers and images
     container    the Docker client, missing images, free ports, the sweep, LabContainer, ContainerPool
     hardening    the lockdown every lab container gets (SDK, Compose, the hub, Kubernetes)
     wait         the one poll loop: until(predicate, timeout, every, what)
+    compose      a workshop's compose project run from code (tests, bench-pull)
+    registry     pull before build, the images' digests in results, --digests (stdlib + docker CLI)
+    publish      scripts/publish: push per architecture by digest, merge manifest lists
+    loopback     a loopback registry and a second, empty dockerd (tests/publish, bench-pull, arm64)
+    bench_pull   scripts/bench-pull: from no local image to every workshop healthy
+    arm64        scripts/verify-arm64: the matrix in arm64 images under QEMU user emulation
 
 The matrix run (scripts/test, scripts/lab, scripts/bench-matrix)
     expect       labs/<lab>.expect.toml: expected outcome and observations, and why
@@ -23,6 +29,7 @@ The matrix run (scripts/test, scripts/lab, scripts/bench-matrix)
 
 Features
     check/       scripts/check: a user's script across the matrix, each difference explained
+    project/     scripts/check --project: a project's test suite across the matrix, per test
     hub/         scripts/hub: JupyterHub for a class, its client and benchmark
     run_notebook a notebook run through a Jupyter server (piped into a container)
 
