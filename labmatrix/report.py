@@ -244,7 +244,7 @@ def write(results: list, out_dir: str, run: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     images = {i.name: {"suite": i.suite, "python": i.python, "default_method": i.default_method,
                        "platform": i.platform} for i in matrix.images()}
-    for name, digest in registry.digests({r.image for r in results if r.image in images}).items():
+    for name, digest in registry.digests({r.target for r in results if r.target in images}).items():
         images[name].update(digest)  # the image each result came from (labmatrix/registry.py)
     data = {"run": run, "images": images, "cells": [r.to_json() for r in results]}
     (out / "matrix.json").write_text(json.dumps(data, indent=1, sort_keys=True))
