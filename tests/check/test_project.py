@@ -70,7 +70,7 @@ def test_demo_project_differences_explained(docker_client, tmp_path):
         ["fork-warning-error"]
     assert "tests/test_demo.py::test_plain" not in data["tests"]  # the same everywhere: not in the table
     assert "tests/test_demo.py::test_local_target" in proc.stdout and "cannot be pickled" in proc.stdout
-    assert re.search(r"^py3\.15/forkserver\*\s+3 passed, 2 failed in ", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^py3\.15/forkserver\*\s+2 passed, 2 failed in ", proc.stdout, re.M), proc.stdout
     assert "| `tests/test_demo.py::test_local_target` |" in (out / "check.md").read_text()
     assert "<table>" in (out / "check.html").read_text()
     assert snapshot(folder) == before
@@ -115,7 +115,7 @@ def test_no_wheel_for_the_free_threaded_abi_is_a_cell_outcome(docker_client, tmp
     cells = {(c["image"], c["gil"]): c for c in json.loads((out / "check.json").read_text())["cells"]}
     assert cells[("py3.13", "")]["status"].startswith("1 passed")
     for gil in ("off", "on"):
-        assert cells[(free[0], gil)]["status"] == "cannot install: psutil==5.9.8 has no wheel for cp313t"
+        assert cells[(free[0], gil)]["status"].startswith("cannot install: psutil==5.9.8 has no wheel for cp313t")
 
 
 def _bad(tmp_path, name):
