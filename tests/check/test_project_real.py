@@ -5,6 +5,7 @@ ship their tests in the sdist. Each sdist is downloaded into the test's temporar
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -53,8 +54,9 @@ def test_multiprocessing_logging_works_only_under_fork(docker_client, tmp_path):
 
 
 def test_fasteners_reader_writer_lock_agrees_in_every_cell(docker_client, tmp_path):
-    """fasteners 0.20's reader-writer lock (threads) behaves alike under every start method,
-    on 3.9 and 3.14 and on the free-threaded build with the GIL off and on."""
+    """fasteners 0.20's reader-writer lock (threads) behaves alike under every start method
+    on 3.9 and 3.14; on the free-threaded image its test group cannot be installed: eventlet
+    needs greenlet, whose newest release has no cp313t wheel, and the cells say so."""
     free = [i.name for i in matrix.images() if i.free_threaded]
     folder = sdist(tmp_path, "fasteners==0.20")
     images = [a for name in ("py3.9", "py3.14", *free) for a in ("--image", name)]
@@ -62,4 +64,9 @@ def test_fasteners_reader_writer_lock_agrees_in_every_cell(docker_client, tmp_pa
     assert data["differ"] == [] and data["everywhere"] == [], proc.stdout
     cells = data["cells"]
     assert len(cells) == 3 * (2 + 2 * len(free))
-    assert all(c["status"].startswith(cells[0]["status"].split(" in ")[0]) for c in cells), proc.stdout
+    ran = [c for c in cells if not c["problem"]]
+    assert len(ran) == 6 and all(c["status"].startswith("9 passed, 1 skipped in ") for c in ran), proc.stdout
+    for c in cells:
+        if c["problem"]:
+            assert c["image"] in free and re.fullmatch(r"cannot install: greenlet==\S+ has no wheel for cp3\d+t.*",
+                                                       c["status"]), c["status"]
