@@ -2,6 +2,7 @@
 
     scripts/check path/to/script.py [ARGS...] [--image NAME ...] [--method fork|spawn|forkserver|default ...]
                   [--timeout S] [--fail-on differ|error|never] [--out DIR]
+    scripts/check --project DIR [PYTEST ARGS...]   a whole project's test suite (--project --help)
 
 Each cell (image × start method, × GIL on/off on a free-threaded image) runs the script in
 that image's locked-down container (labmatrix.container: no network, non-root, pids and

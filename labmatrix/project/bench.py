@@ -67,6 +67,9 @@ def main(argv: list[str]) -> int:
                 wall, data, _ = one(folder, tmp / kind, env, argv)
                 r = data["run"]
                 runs[kind] = (wall, data)
+                if data["run"]["skipped_images"]:
+                    print(f"bench-check-project: not built, left out: {', '.join(data['run']['skipped_images'])}",
+                          file=sys.stderr)
                 print(f"{kind}: wall_s={wall:.1f} build_s={r['build_s']} resolve_s={r['resolve_s']} "
                       f"layers_s={r['layers_s']} (built {len(r['layers_built'])}) start_s={r['start_s']} "
                       f"cells_s={r['cells_s']} remove_s={r['remove_s']} pytest_sum_s={r['pytest_s']} "

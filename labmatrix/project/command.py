@@ -298,12 +298,13 @@ def context(opts: Options, project: deps.Project | None, cells: list[Cell], grid
 
 def markdown(ctx: dict) -> str:
     cells, grid = ctx["cells"], ctx["grid"]
+    col = {name: text.replace("*", "\\*") for name, text in ctx["columns"].items()}  # * is markdown's emphasis
     lines = [f"### Check of project `{ctx['name']}`: {len(ctx['differ'])} test(s) differ between {len(cells)} cells, "
              f"{len(ctx['everywhere'])} fail in every cell", ""]
     if ctx["differ"]:
         lines += ["Outcome per cell: `.` passed, `F` failed, `E` error, `s` skipped, `H` hung at the bound, "
                   "`-` not run; `*` the image's default method.", "",
-                  "| test | " + " | ".join(ctx["columns"][c.name] for c in cells) + " | why |",
+                  "| test | " + " | ".join(col[c.name] for c in cells) + " | why |",
                   "|---|" + "---|" * (len(cells) + 1)]
         for t in ctx["differ"]:
             marks = " | ".join(explain.SHORT[grid[t][c.name]["outcome"]] for c in cells)
@@ -312,7 +313,7 @@ def markdown(ctx: dict) -> str:
     if ctx["everywhere"]:
         lines += ["#### Failing in every cell", ""]
         lines += [f"- `{t}`: {ctx['explained'][t]['brief']}" for t in ctx["everywhere"]] + [""]
-    lines += ["#### Cells", ""] + [f"- **{ctx['columns'][c.name]}** (Python {c.python or '?'}): {ctx['status'][c.name]}"
+    lines += ["#### Cells", ""] + [f"- **{col[c.name]}** (Python {c.python or '?'}): {ctx['status'][c.name]}"
                                    for c in cells]
     return "\n".join(lines) + "\n"
 

@@ -89,6 +89,10 @@ class Project:
     name: str
     requirements: list[str] = field(default_factory=list)  # requirement lines, markers kept
     files: list[Path] = field(default_factory=list)  # -r files
+    key: str = ""  # what the resolution depends on: the project's requirements, not its code
+
+    def lock_key(self) -> str:
+        return "\n".join([self.key, *self.requirements[1 if self.wheel else 0:], *(str(f) for f in self.files)])
 
     def lines(self) -> list[str]:
         return [*self.requirements, *(f"-r {f}" for f in self.files)]
@@ -170,7 +174,7 @@ def project(folder: Path, extras: tuple[str, ...] = (), groups: tuple[str, ...] 
             pyproject = tomllib.loads((folder / "pyproject.toml").read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise DepsError(f"{folder / 'pyproject.toml'} is not valid TOML: {exc}") from None
-    wheel, name, reqs = None, folder.name, []
+    wheel, name, reqs, key = None, folder.name, [], ""
     if is_package(folder):
         wheel = build_wheel(folder)
         meta = metadata(wheel)
@@ -181,6 +185,7 @@ def project(folder: Path, extras: tuple[str, ...] = (), groups: tuple[str, ...] 
         if unknown:
             raise DepsError(f"{name} has no extra {unknown[0]!r}; its extras: {', '.join(normal) or 'none'}")
         reqs.append(f"{name}[{','.join(chosen)}] @ {wheel.as_uri()}" if chosen else f"{name} @ {wheel.as_uri()}")
+        key = "\n".join([name, ",".join(chosen), *sorted(meta["requires"])])
     available = {re.sub(r"[-_.]+", "-", k).lower() for k in pyproject.get("dependency-groups", {})}
     chosen_groups = [re.sub(r"[-_.]+", "-", g).lower() for g in groups] or [g for g in TEST_NAMES if g in available][:1]
     for group in chosen_groups:
@@ -192,7 +197,7 @@ def project(folder: Path, extras: tuple[str, ...] = (), groups: tuple[str, ...] 
     for f in files:
         if not f.is_file():
             raise DepsError(f"no such requirements file: {f}")
-    return Project(folder, wheel, name, reqs, [f.resolve() for f in files])
+    return Project(folder, wheel, name, reqs, [f.resolve() for f in files], key)
 
 
 # --------------------------------------------------------------------------- per image
@@ -233,7 +238,7 @@ def compile_lock(project: Project, target: Target) -> list[str]:
     """Exact pins for the image's Python (cached by the requirements and the Python)."""
     text = "\n".join(project.lines())
     files = "".join(f.read_text() for f in project.files)
-    key = _key("lock-v1", text, files, target.python, target.machine)
+    key = _key("lock-v2", project.lock_key(), files, target.python, target.machine)
     lock = CACHE / "locks" / f"{key}.txt"
     if lock.is_file():
         return lock.read_text().split()

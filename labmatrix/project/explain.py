@@ -89,11 +89,14 @@ def cell_status(cell: Cell, bound: float) -> str:
         return cell.problem
     r = cell.result
     counts = Counter(t["outcome"] for t in tests(cell).values())
-    summary = ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "no tests"
+    summary = ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "error", "skipped", "hung") if counts[k]) \
+        or "no tests"
     if r["outcome"] in ("timeout", "deadlock"):
         where = running(cell)
-        return (f"stopped at the {bound:g} s bound ({r['outcome']})" + (f" in {where}" if where else " before any test ran")
-                + f"; {summary}")
+        finished = [e["nodeid"] for e in progress(cell) if e["event"] == "finish"]
+        at = (f" in {where}" if where else f" after its last test ({finished[-1]}) finished" if finished
+              else " before any test ran")
+        return f"stopped at the {bound:g} s bound ({r['outcome']}){at}; {summary}"
     code = r.get("returncode")
     if code in EXIT:
         if code == 5:
@@ -204,6 +207,7 @@ def _non_failure(test: str, grid: dict, cells: list[Cell]) -> str:
 def _outcome(t: dict, cell: Cell) -> str:
     if t["outcome"] == "hung":
         return cell.result.get("outcome", "timeout")
-    m = re.match(r"(\w+(?:\.\w+)*)", t["message"] or "")
-    kind = m.group(1).rsplit(".", 1)[-1] if m else t["outcome"]
+    crash = re.findall(r"^\S+\.py:\d+: (\w+(?:\.\w+)*)\s*$", t["text"], re.MULTILINE)  # pytest's "path:line: Type"
+    m = re.match(r"(\w+(?:\.\w+)*)(?::|$)", t["message"] or "")
+    kind = (crash[-1] if crash else m.group(1) if m else t["outcome"]).rsplit(".", 1)[-1]
     return f"error:{kind}"

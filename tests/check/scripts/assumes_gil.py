@@ -7,17 +7,19 @@ class Counter:
     n = 0
 
 
-def bump(c):
-    for _ in range(200_000):
+def bump(c, start):
+    start.wait()  # every thread counts at the same time
+    for _ in range(1_000_000):
         c.n += 1
 
 
 if __name__ == "__main__":
     c = Counter()
-    threads = [threading.Thread(target=bump, args=(c,)) for _ in range(4)]
+    start = threading.Barrier(4)
+    threads = [threading.Thread(target=bump, args=(c, start)) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert c.n == 800_000, f"lost updates: {c.n} of 800000"
-    print("all 800000 counted")
+    assert c.n == 4_000_000, f"lost updates: {c.n} of 4000000"
+    print("all 4000000 counted")

@@ -23,7 +23,7 @@ def test_runtime_state():
 
 
 def test_counter_assumes_the_gil():
-    assert demo.count_in_threads(4, 200_000) == 800_000
+    assert demo.count_in_threads(4, 1_000_000) == 4_000_000
 
 
 @pytest.mark.filterwarnings("error::DeprecationWarning")

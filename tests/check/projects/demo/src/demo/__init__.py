@@ -32,14 +32,16 @@ class Counter:
     def __init__(self):
         self.n = 0
 
-    def bump(self, times):
+    def bump(self, start, times):
+        start.wait()  # every thread counts at the same time
         for _ in range(times):
             self.n += 1  # not atomic: the GIL only made lost updates rare
 
 
 def count_in_threads(threads, times):
     c = Counter()
-    workers = [threading.Thread(target=c.bump, args=(times,)) for _ in range(threads)]
+    start = threading.Barrier(threads)
+    workers = [threading.Thread(target=c.bump, args=(start, times)) for _ in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
