@@ -33,7 +33,7 @@ from .. import matrix, registry, templates
 from ..container import ContainerPool, DriverError, LabContainer, client, missing_images
 from ..errors import BadInput, MissingEnvironment
 from ..project import copyin
-from ..session import RESULTS_DIR, Selection, SelectionError
+from ..session import RESULTS_DIR, Selection
 from ..table import text_table
 from . import signatures
 
@@ -106,22 +106,26 @@ def parse(argv: list[str]) -> Options:
             script = word
     if script is None:
         raise CheckError(f"no script given; {USAGE}")
-    try:
-        sel = Selection.pick(values["--image"], (), values["--method"])
-    except SelectionError as exc:
-        raise CheckError(str(exc)) from None
-    fail_on = (values["--fail-on"] or ["differ"])[-1]
+    sel, fail_on, timeout = common_options(values, DEFAULT_TIMEOUT)
+    out = Path(values["--out"][-1]).resolve() if values["--out"] else RESULTS_DIR
+    return Options(_script(Path(script)), args, sel.images, sel.methods, timeout, fail_on, out)
+
+
+def common_options(values: dict[str, list[str]], default_timeout: float) -> tuple[Selection, str, float]:
+    """The options a script's check and a project's (labmatrix/project) share: the
+    selection (--image, --method, --gil), --fail-on and --timeout, each checked in one line."""
+    sel = Selection.pick(values.get("--image", ()), (), values.get("--method", ()), values.get("--gil", ()))
+    fail_on = (values.get("--fail-on") or ["differ"])[-1]
     if fail_on not in FAIL_ON:
         raise CheckError(f"unknown --fail-on {fail_on!r}; valid: {', '.join(FAIL_ON)}")
-    timeout_text = (values["--timeout"] or [str(DEFAULT_TIMEOUT)])[-1]
+    timeout_text = (values.get("--timeout") or [str(default_timeout)])[-1]
     try:
         timeout = float(timeout_text)
     except ValueError:
         timeout = -1
     if not 0 < timeout <= 3600:
         raise CheckError(f"--timeout {timeout_text!r} is not a number of seconds in (0, 3600]")
-    out = Path(values["--out"][-1]).resolve() if values["--out"] else RESULTS_DIR
-    return Options(_script(Path(script)), args, sel.images, sel.methods, timeout, fail_on, out)
+    return sel, fail_on, timeout
 
 
 def _script(path: Path) -> Path:

@@ -38,12 +38,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker.errors
-import jinja2
-
-from .. import matrix
-from ..container import DriverError, client
-from ..session import RESULTS_DIR, Selection, SelectionError
+from .. import matrix, templates
+from ..check.command import common_options
+from ..container import client, missing_images, require_images
+from ..errors import BadInput, MissingEnvironment
+from ..session import RESULTS_DIR
 from . import copyin, deps, explain, layers, run
 from .run import Cell
 
@@ -51,15 +50,13 @@ USAGE = ("usage: scripts/check --project DIR [--image NAME ...] [--method M ...]
          "[--fail-on differ|error|never] [--out DIR] [--extra NAME] [--group NAME] [--requirements FILE ...] "
          "[-k EXPR] [PYTEST ARGS...]")
 DEFAULT_TIMEOUT = 300.0
-FAIL_ON = ("differ", "error", "never")
 OUT = RESULTS_DIR / "check"
 METHODS = ("fork", "spawn", "forkserver")
 TAKES = {"--project", "--image", "--method", "--gil", "--timeout", "--fail-on", "--out", "--extra", "--group",
          "--requirements"}
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
-class ProjectError(Exception):
+class ProjectError(BadInput):
     """Bad input: one line that names the fix (exit 2)."""
 
 
@@ -115,20 +112,7 @@ def parse(argv: list[str]) -> Options:
         raise ProjectError(f"no such folder: {folder}; give the folder of a project with tests")
     if not folder.is_dir():
         raise ProjectError(f"{folder} is not a folder; give the folder of a project (for one script: scripts/check FILE)")
-    try:
-        sel = Selection.pick(values["--image"], (), values["--method"], values["--gil"])
-    except SelectionError as exc:
-        raise ProjectError(str(exc)) from None
-    fail_on = (values["--fail-on"] or ["differ"])[-1]
-    if fail_on not in FAIL_ON:
-        raise ProjectError(f"unknown --fail-on {fail_on!r}; valid: {', '.join(FAIL_ON)}")
-    timeout_text = (values["--timeout"] or [str(DEFAULT_TIMEOUT)])[-1]
-    try:
-        timeout = float(timeout_text)
-    except ValueError:
-        timeout = -1
-    if not 0 < timeout <= 3600:
-        raise ProjectError(f"--timeout {timeout_text!r} is not a number of seconds in (0, 3600]")
+    sel, fail_on, timeout = common_options(values, DEFAULT_TIMEOUT)
     methods = tuple(m for m in sel.methods) if values["--method"] else METHODS
     out = Path(values["--out"][-1]).resolve() if values["--out"] else OUT
     return Options(folder.resolve(), rest, sel.images, methods, sel.gils, timeout, fail_on, out,
@@ -332,49 +316,35 @@ def write(ctx: dict, out: Path) -> None:
                           for t, v in ctx["explained"].items()}}
     (out / "check.json").write_text(json.dumps(data, indent=1, sort_keys=True))
     (out / "check.md").write_text(markdown(ctx))
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
-    (out / "check.html").write_text(env.get_template("project.html.j2").render(short=explain.SHORT, **ctx))
+    (out / "check.html").write_text(templates.render("project.html.j2", short=explain.SHORT, **ctx))
 
 
 def main(argv: list[str]) -> int:
     start = time.monotonic()
     try:
         opts = parse(argv)
-        if not opts.pytest_args and not has_tests(opts.folder):
-            raise ProjectError(f"{opts.folder} has no tests (no test_*.py or *_test.py, no python_files or testpaths "
-                               "in its pytest configuration); name them after --project DIR")
-        try:
-            cli = client()
-        except DriverError:
-            raise DriverError("no Docker daemon answers; start Docker (on Linux: 'sudo systemctl start docker') "
-                              "and try again") from None
-        skipped = []
-        if not opts.images_named:
-            have = []
-            for name in opts.images:
-                try:
-                    cli.images.get(matrix.get_image(name).tag)
-                    have.append(name)
-                except docker.errors.ImageNotFound:
-                    skipped.append(name)
-            if not have:
-                raise DriverError("no image is built; build them with: scripts/build-images")
-            opts.images = tuple(have)
-        else:
-            missing = [n for n in opts.images if not _built(cli, n)]
-            if missing:
-                raise DriverError(f"image(s) not built: {', '.join(missing)}; build them with: "
-                                  f"scripts/build-images {' '.join(missing)}")
+    except HelpRequested:
+        print(__doc__.strip())
+        return 0
+    if not opts.pytest_args and not has_tests(opts.folder):
+        raise ProjectError(f"{opts.folder} has no tests (no test_*.py or *_test.py, no python_files or testpaths "
+                           "in its pytest configuration); name them after --project DIR")
+    cli = client()
+    skipped = []
+    if not opts.images_named:  # the images not built are left out (and named)
+        skipped = missing_images(cli, map(matrix.get_image, opts.images))
+        opts.images = tuple(name for name in opts.images if name not in skipped)
+        if not opts.images:
+            raise MissingEnvironment("no image is built; build them with: scripts/build-images")
+    else:
+        require_images(cli, map(matrix.get_image, opts.images))
+    try:
         cells = plan(opts)
         project, layer_of, timing = prepare(cli, opts, cells)
         timing.update(run.run_cells(cli, [c for c in cells if not c.problem], layer_of, opts.folder, project.wheel,
                                     opts.pytest_args, opts.timeout))
-    except HelpRequested:
-        print(__doc__.strip())
-        return 0
-    except (ProjectError, DriverError, copyin.CopyError, deps.DepsError) as exc:
-        print(f"check: {exc}", file=sys.stderr)
-        return 2
+    except (copyin.CopyError, deps.DepsError) as exc:
+        raise ProjectError(str(exc)) from None
     grid, differ = explain.table(cells)
     ran = [c for c in cells if not c.problem]
     everywhere = [t for t in grid if t not in differ and ran
@@ -411,10 +381,3 @@ def main(argv: list[str]) -> int:
           f"{len(everywhere)} fail everywhere; exit {code} (--fail-on {opts.fail_on}); results in {shown}/check.{{json,md,html}}")
     return code
 
-
-def _built(cli, name: str) -> bool:
-    try:
-        cli.images.get(matrix.get_image(name).tag)
-        return True
-    except docker.errors.ImageNotFound:
-        return False

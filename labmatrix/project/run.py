@@ -16,13 +16,12 @@ import tarfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import matrix
 from ..cells import RUNNERS
-from ..container import DriverError, LabContainer, remove_mine, sweep_dead
+from ..container import ContainerPool, DriverError, LabContainer
 from . import copyin, layers
 
 HERE = Path(__file__).resolve().parent
@@ -77,29 +76,27 @@ def run_cells(cli, todo: list[Cell], layer_of: dict[str, str], folder: Path, whe
               pytest_args: list[str], timeout: float) -> dict:
     """Run every cell of ``todo`` whose image has a layer; returns timings."""
     start = time.monotonic()
-    sweep_dead(cli)
     source = copyin.archive(folder, "input")
     dist = _wheel_tar(wheel) if wheel else None
     variants = list(dict.fromkeys((c.image, c.gil) for c in todo if c.image in layer_of))
-    with ExitStack() as stack:
-        stack.callback(remove_mine, cli)
-        boxes: dict[tuple[str, str], LabContainer] = {}
-        for image, gil in variants:
+    with ContainerPool(cli) as containers:
+        # A container per (image, GIL mode), from the image's dependency layer.
+        layered = {}
+        for image in dict.fromkeys(image for image, _ in variants):
             base = matrix.get_image(image)
             fields = {k: getattr(base, k) for k in base.__dataclass_fields__}
-            box = LabContainer(cli, layers.LayerImage(**fields, layer=layer_of[image]), **container_options())
-            stack.push(box.__exit__)
-            boxes[(image, gil)] = box
+            layered[image] = layers.LayerImage(**fields, layer=layer_of[image])
+        started_boxes = containers.start([layered[image] for image, _ in variants], **container_options())
+        boxes: dict[tuple[str, str], LabContainer] = dict(zip(variants, started_boxes))
 
-        def start_box(box: LabContainer) -> None:
-            box.__enter__()
+        def copy_in(box: LabContainer) -> None:
             copyin.put(box.container, "/home/lab", source)
             if dist:
                 copyin.put(box.container, "/home/lab", dist)
 
         if boxes:
             with ThreadPoolExecutor(len(boxes)) as pool:
-                list(pool.map(start_box, boxes.values()))
+                list(pool.map(copy_in, boxes.values()))
         started = time.monotonic()
         locks = {key: threading.Lock() for key in boxes}
         runnable = [c for c in todo if (c.image, c.gil) in boxes]
@@ -127,13 +124,11 @@ def run_cells(cli, todo: list[Cell], layer_of: dict[str, str], folder: Path, whe
         try:
             list(pool.map(one, order))
         except BaseException:
-            for box in boxes.values():
-                box.remove()
+            containers.remove_all()  # at once: that ends their execs
             raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         ran = time.monotonic()
-        with ThreadPoolExecutor(max(1, len(boxes))) as removal:
-            list(removal.map(LabContainer.remove, boxes.values()))
+        containers.remove_all()
     end = time.monotonic()
     return {"start_s": round(started - start, 2), "cells_s": round(ran - started, 2), "remove_s": round(end - ran, 2)}
