@@ -186,10 +186,11 @@ class MatrixSession:
     """One run of the matrix over ``images`` (plus the host, which needs no container)."""
 
     def __init__(self, images: Sequence[str] = (), *, docker_client=None, solo: bool = True,
-                 min_cells: int = cells.MIN_BATCH_CELLS):
+                 min_cells: int = cells.MIN_BATCH_CELLS, runners: int = cells.RUNNERS):
         self.images = [matrix.get_image(name) for name in images]
         self.solo = solo  # False runs the timing cells with the others (what the solo phase costs)
         self.min_cells = min_cells  # the fewest cells of a batch (cells.run); 1 for a few cells (scripts/lab)
+        self.runners = runners  # runner processes at once over all images, outside the solo phase
         self.pool = ContainerPool(docker_client)
         self.containers: dict[str, LabContainer] = {}
         self.results: dict[Cell, Result] = {}
@@ -242,7 +243,7 @@ class MatrixSession:
                 else:
                     raise SelectionError(f"image {cell.target!r} is not part of this session")
             (solo if alone(cell.lab, cell.method) else shared).setdefault(name, []).append((cell.lab, cell.method))
-        for phase, runners in ((shared, cells.RUNNERS), (solo, 1)):  # the solo phase: one cell at a time
+        for phase, runners in ((shared, self.runners), (solo, 1)):  # the solo phase: one cell at a time
             start = time.monotonic()
             headers, found = cells.run(batches, phase, runners, abort=self._remove_containers,
                                        min_cells=self.min_cells)
