@@ -10,7 +10,8 @@ expectations as on amd64. Everything is removed afterwards; the report is kept i
 results/arm64/.
 
 Needs root: binfmt_misc is mounted if it is not, and Debian's qemu-user-static (with
-binfmt-support) registers qemu-aarch64 with the F flag, so containers find it.
+binfmt-support) registers qemu-aarch64 with the F flag, so containers find it; mmdebstrap
+needs arch-test for a foreign architecture.
 
     arch arch=arm64 images=<n> cells=<n> ok=<n> wall_s=<s>
 """
@@ -41,6 +42,8 @@ class VerifyError(Exception):
 
 def binfmt() -> None:
     """QEMU's aarch64 interpreter registered for every process (containers too)."""
+    if not shutil.which("arch-test"):
+        raise VerifyError("mmdebstrap needs arch-test for a foreign architecture; install it: apt-get install arch-test")
     if not (BINFMT / "register").exists():
         done = subprocess.run(["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT)], capture_output=True, text=True)
         if done.returncode:

@@ -133,7 +133,8 @@ def test_publish_then_a_fresh_host_pulls_serves_and_reproduces(docker_client, re
         env = {ENV: reg.repo}
         pushed = run([ROOT / "scripts" / "publish", "push", "--out", out, *names], env, timeout=1800)
         assert pushed.returncode == 0, pushed.stderr
-        merged = run([ROOT / "scripts" / "publish", "merge", "--out", out], env, timeout=600)
+        # Docker 20.10's own `docker manifest` (scripts/bench-pull takes buildx imagetools where it is).
+        merged = run([ROOT / "scripts" / "publish", "merge", "--tool", "manifest", "--out", out], env, timeout=600)
         assert merged.returncode == 0, merged.stderr
         assert not local_names(docker_client, reg.repo), "publishing leaves no registry names here"
         lists = json.loads((out / "manifests.json").read_text())
