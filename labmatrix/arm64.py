@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
             print("verify-arm64: building the arm64 images failed (see above)", file=sys.stderr)
             return 1
         build_s = time.monotonic() - build_start
-        os.environ["DOCKER_HOST"] = fresh.host  # the driver's docker.from_env()
+        os.environ["DOCKER_HOST"] = fresh.host  # the driver's container.client()
         arches = {name: fresh.client().images.get(matrix.get_image(name).tag).attrs["Architecture"] for name in images}
         wrong = {n: a for n, a in arches.items() if a != ARCH}
         if wrong:

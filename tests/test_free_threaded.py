@@ -90,10 +90,10 @@ def test_matrix_names_the_source_debian_ships():
 
 @pytest.mark.skipif(not FT, reason="no free-threaded image in matrix.toml")
 def test_gil_axis_ids_and_variants():
-    sel = Selection.pick([FT[0].name, GIL_BUILD.name], ["races_without_gil"], ["fork"])
-    assert [c.id for c in sel.cells()] == [f"races_without_gil-{FT[0].name}-fork-gil_off",
-                                           f"races_without_gil-{FT[0].name}-fork-gil_on",
-                                           f"races_without_gil-{GIL_BUILD.name}-fork"]
+    sel = Selection.pick([FT[0].name, GIL_BUILD.name], ["gil_switch"], ["fork"])
+    assert [c.id for c in sel.cells()] == [f"gil_switch-{FT[0].name}-fork-gil_off",
+                                           f"gil_switch-{FT[0].name}-fork-gil_on",
+                                           f"gil_switch-{GIL_BUILD.name}-fork"]
     assert sel.variants() == [(FT[0].name, "off"), (FT[0].name, "on"), (GIL_BUILD.name, "")]
     off = Selection.pick(gils=["off"])
     assert off.images == tuple(i.name for i in FT) and {c.gil for c in off.cells()} == {"off"}

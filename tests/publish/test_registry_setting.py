@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from labmatrix import matrix, registry, render
-from labmatrix.workshop import free_port
+from labmatrix.container import free_port
 
 ROOT = matrix.ROOT
 ENV = matrix.REGISTRY_ENV
