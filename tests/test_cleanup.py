@@ -76,23 +76,25 @@ def test_one_sweep_removes_every_kind_a_dead_run_left(docker_client):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     base = f"debian:{matrix.images()[0].suite}-slim"
-    made, kept = [], docker_client.volumes.create(labels={matrix.LABEL: "concurrency-lab"})
+    made: dict[int, list] = {dead.pid: [], os.getpid(): []}
+    kept = docker_client.volumes.create(labels={matrix.LABEL: "concurrency-lab"})
     try:
-        for pid in (dead.pid, os.getpid()):
+        for pid, mine in made.items():
             labels = run_labels(pid)
-            made.append(docker_client.volumes.create(labels=labels))
-            made.append(docker_client.networks.create(f"concurrency-lab-sweep-{pid}", labels=labels))
-            made.append(docker_client.containers.create(base, ["true"], labels=labels, network_mode="none"))
+            mine.append(docker_client.volumes.create(labels=labels))
+            mine.append(docker_client.networks.create(f"concurrency-lab-sweep-{pid}", labels=labels))
+            mine.append(docker_client.containers.create(base, ["true"], labels=labels, network_mode="none"))
             image, _ = docker_client.images.build(fileobj=io.BytesIO(f"FROM {base}\n".encode()), labels=labels,
                                                   rm=True)
-            made.append(image)
-        assert len(_made_by(docker_client, dead.pid)) == 4
+            mine.append(image)
+        ids = {pid: {item.id for item in mine} for pid, mine in made.items()}
+        assert ids[dead.pid] <= {item.id for item in _made_by(docker_client, dead.pid)}
         sweep_dead(docker_client)
         assert not _made_by(docker_client, dead.pid)
-        assert len(_made_by(docker_client, os.getpid())) == 4
+        assert ids[os.getpid()] <= {item.id for item in _made_by(docker_client, os.getpid())}
         docker_client.volumes.get(kept.name)  # no driver pid: never swept
     finally:
-        for item in [*_made_by(docker_client, os.getpid()), kept]:
+        for item in [*made[os.getpid()], *made[dead.pid], kept]:  # only what this test made
             force_remove(item)
 
 
