@@ -18,11 +18,11 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from . import matrix, registry
+from . import matrix, registry, wait
 from .container import client, free_port
+from .errors import RunFailed
 
 BINARY = "docker-registry"
 #: A bcrypt line for a user nobody logs in as: with it the registry asks every client for
@@ -33,12 +33,13 @@ HTPASSWD = "nobody:$2y$05$yTJRw2bCDmzyVVOV9MnTSeyqlcxMaijqEJjyz3kqx/5NSGSVTsgLa\
 def started(server, ready, timeout: float, log: Path):
     """``server`` once ``ready()`` (its process still running), else its ``__exit__`` and
     one error with the end of its log."""
+    def up() -> bool:
+        if server.proc.poll() is not None:
+            raise RunFailed(f"{server.proc.args[0]} did not start: {log.read_text()[-800:]}")
+        return ready()
+
     try:
-        deadline = time.monotonic() + timeout
-        while not ready():
-            if server.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{server.proc.args[0]} did not start: {log.read_text()[-800:]}")
-            time.sleep(0.3)
+        wait.until(up, timeout, every=0.3, what=f"{server.proc.args[0]}'s start ({log})")
     except BaseException:
         server.__exit__()
         raise

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labmatrix import matrix
+from labmatrix import matrix, wait
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -153,7 +153,6 @@ def test_bad_project_is_one_line_and_its_folder_untouched(docker_client, tmp_pat
 def test_ctrl_c_leaves_nothing(docker_client, tmp_path):
     """Ctrl-C while the cells run: exit 130, every container of the run removed, no report."""
     import signal
-    import time
 
     from labmatrix.container import PID_LABEL
 
@@ -162,10 +161,10 @@ def test_ctrl_c_leaves_nothing(docker_client, tmp_path):
                             stderr=subprocess.PIPE, text=True)
     mine = {"label": f"{PID_LABEL}={proc.pid}"}
     try:
-        deadline = time.monotonic() + 300
-        while len(docker_client.containers.list(filters=mine)) < 1 and time.monotonic() < deadline:
-            time.sleep(0.2)  # polling Docker from the test; nothing waits on it
-        time.sleep(3)  # the cells have started
+        def running_pytest() -> bool:  # a cell's pytest runs in one of the run's containers
+            return any("pytest" in " ".join(row) for c in docker_client.containers.list(filters=mine)
+                       for row in c.top().get("Processes") or [])
+        wait.until(running_pytest, 300, every=0.2, what="a cell's pytest")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:
