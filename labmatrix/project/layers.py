@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import socket
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,8 @@ from pathlib import Path
 import docker.errors
 
 from .. import matrix
-from ..container import HOST_LABEL, PID_LABEL, force_remove
+from ..container import force_remove, run_labels
+from ..matrix import HOST_LABEL, PID_LABEL
 from . import copyin
 from .deps import Resolved
 
@@ -92,9 +92,8 @@ def ensure(cli, image: matrix.Image, resolved: Resolved) -> tuple[str, bool, str
         return tag, False, ""
     except docker.errors.ImageNotFound:
         pass
-    labels = {matrix.LABEL: "concurrency-lab", PID_LABEL: str(os.getpid()), HOST_LABEL: socket.gethostname()}
     box = cli.containers.create(image.tag, command=["sleep", "infinity"], user="0:0", network_mode="none",
-                                labels=labels, working_dir="/", pids_limit=512, mem_limit="2g",
+                                labels=run_labels(), working_dir="/", pids_limit=512, mem_limit="2g",
                                 healthcheck={"test": ["NONE"]})
     try:
         box.start()
@@ -106,7 +105,10 @@ def ensure(cli, image: matrix.Image, resolved: Resolved) -> tuple[str, bool, str
             errors = [ln for ln in lines if ln.startswith("ERROR:")]
             return "", False, "cannot install: " + ((errors or lines or [f"exit {result.exit_code}"])[-1])[:300]
         config = cli.images.get(image.tag).attrs["Config"]
+        # The layer is kept for later runs: it takes the container's labels but not the run's
+        # pid and host, which would let the next run's sweep (container.sweep_dead) remove it.
         changes = [f"LABEL {DEPS_LABEL}={tag.split(':', 1)[1]}", f"LABEL {matrix.IMAGE_LABEL}={image.name}",
+                   f'LABEL {PID_LABEL}="" {HOST_LABEL}=""',
                    f"USER {config.get('User') or '1000:1000'}", f"WORKDIR {config.get('WorkingDir') or '/home/lab'}"]
         box.commit(repository=REPO, tag=tag.split(":", 1)[1], changes=changes)
         return tag, True, ""

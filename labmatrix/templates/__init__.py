@@ -21,5 +21,6 @@ def environment(html: bool) -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined)
 
 
-def render(name: str, **context: object) -> str:
-    return environment(name.endswith(".html.j2")).get_template(name).render(**context)
+def render(template: str, /, **context: object) -> str:
+    """The template rendered with ``context`` (any names, ``name`` and ``template`` included)."""
+    return environment(template.endswith(".html.j2")).get_template(template).render(**context)
