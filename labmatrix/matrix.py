@@ -63,6 +63,9 @@ METHOD_LABEL = f"{LABEL_PREFIX}.default-method"
 PID_LABEL = f"{LABEL_PREFIX}.driver-pid"
 HOST_LABEL = f"{LABEL_PREFIX}.driver-host"
 KEY_LABEL = f"{LABEL_PREFIX}.container-key"
+#: A dependency layer of scripts/check --project (labmatrix/project/layers.py): a lab image
+#: plus a project's dependencies, never a lab image itself.
+DEPS_LABEL = f"{LABEL_PREFIX}.deps"
 #: The environment that gives a workshop's compose project the driver labels (the tests'
 #: projects; an attendee's workshop has them empty, so no sweep ever touches it).
 RUN_LABEL_ENV = {PID_LABEL: "LABMATRIX_DRIVER_PID", HOST_LABEL: "LABMATRIX_DRIVER_HOST"}
@@ -256,7 +259,7 @@ def main(argv: list[str]) -> int:
            "hub-suite": lambda: hub()["suite"], "hub-python": lambda: hub()["python"],
            "python-label": lambda: PYTHON_VERSION_LABEL, "method-label": lambda: METHOD_LABEL,
            "gil-label": lambda: GIL_LABEL, "built-from-label": lambda: BUILT_FROM_LABEL,
-           "build-date-label": lambda: BUILD_DATE_LABEL, "registry": registry, "registry-env": lambda: REGISTRY_ENV}
+           "build-date-label": lambda: BUILD_DATE_LABEL, "deps-label": lambda: DEPS_LABEL, "registry": registry, "registry-env": lambda: REGISTRY_ENV}
     if argv and set(argv) <= set(one):  # a line per name, in the order given
         print("\n".join(one[name]() for name in argv))
         return 0

@@ -32,7 +32,7 @@ from .deps import Resolved
 REPO = "concurrency-lab-deps"
 VENV = "/opt/project"
 PYTHON = f"{VENV}/bin/python"
-DEPS_LABEL = f"{matrix.LABEL_PREFIX}.deps"
+DEPS_LABEL = matrix.DEPS_LABEL
 #: Part of every layer's hash; CHECK_PROJECT_SALT adds to it, so that a benchmark can
 #: measure a cold run (no layer yet) without removing layers that others use.
 RECIPE = "layer-v1" + os.environ.get("CHECK_PROJECT_SALT", "")
@@ -106,9 +106,10 @@ def ensure(cli, image: matrix.Image, resolved: Resolved) -> tuple[str, bool, str
             return "", False, "cannot install: " + ((errors or lines or [f"exit {result.exit_code}"])[-1])[:300]
         config = cli.images.get(image.tag).attrs["Config"]
         # The layer is kept for later runs: it takes the container's labels but not the run's
-        # pid and host, which would let the next run's sweep (container.sweep_dead) remove it.
+        # pid and host, which would let the next run's sweep (container.sweep_dead) remove it,
+        # nor the lab image's built-from, by which scripts/build-images finds a lab image.
         changes = [f"LABEL {DEPS_LABEL}={tag.split(':', 1)[1]}", f"LABEL {matrix.IMAGE_LABEL}={image.name}",
-                   f'LABEL {PID_LABEL}="" {HOST_LABEL}=""',
+                   f'LABEL {PID_LABEL}="" {HOST_LABEL}="" {matrix.BUILT_FROM_LABEL}=""',
                    f"USER {config.get('User') or '1000:1000'}", f"WORKDIR {config.get('WorkingDir') or '/home/lab'}"]
         box.commit(repository=REPO, tag=tag.split(":", 1)[1], changes=changes)
         return tag, True, ""
