@@ -66,6 +66,17 @@ def wanted(session, argname: str) -> list:
                    if hasattr(i, "callspec") and argname in i.callspec.params})
 
 
+def pytest_collection_modifyitems(config, items):
+    """Without --all-axes no cell is dropped: the agreement test is left out (deselected),
+    not collected as a skip, so a CI run shows no skipped container test."""
+    if config.stash[SELECTION].all_axes:
+        return
+    dropped = [item for item in items if "dropped_cell" in getattr(item, "fixturenames", ())]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+
+
 def pytest_sessionfinish(session):
     if (run := session.config.stash.get(SESSION, None)) and run.results:
         run.write_report(session.config.stash[SELECTION], session.config.stash.get(RESULTS, None))
