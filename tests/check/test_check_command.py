@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from dataclasses import replace
@@ -13,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from labmatrix import matrix, wait
+from labmatrix import matrix
 from labmatrix.check import command as check
 from labmatrix.matrix import PID_LABEL
+from tests.utils.interrupt import interrupt_when
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -164,17 +164,9 @@ def test_bad_scripts_become_classified_cells(docker_client, tmp_path):
 
 @pytest.mark.docker
 def test_ctrl_c_leaves_nothing(docker_client, tmp_path):
-    proc = subprocess.Popen([CHECK, str(SCRIPTS / "never_exits.py"), "--image", "py3.13", "--out", str(tmp_path)],
-                            cwd=matrix.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    mine = {"label": f"{PID_LABEL}={proc.pid}"}
-    try:
-        wait.until(lambda: docker_client.containers.list(filters=mine), 120, every=0.1,
-                   what="the check's container")
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc, mine = interrupt_when([CHECK, str(SCRIPTS / "never_exits.py"), "--image", "py3.13", "--out", str(tmp_path)],
+                                lambda mine: docker_client.containers.list(filters=mine), 120, "the check's container")
+    err = proc.stderr
     assert proc.returncode == 130, err
     assert err.strip() == "check: interrupted; its containers and scratch folders are removed"
     assert not docker_client.containers.list(all=True, filters=mine)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from labmatrix import matrix, wait
+from labmatrix import matrix
+from tests.utils.interrupt import interrupt_when
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -152,24 +153,12 @@ def test_bad_project_is_one_line_and_its_folder_untouched(docker_client, tmp_pat
 @pytest.mark.docker
 def test_ctrl_c_leaves_nothing(docker_client, tmp_path):
     """Ctrl-C while the cells run: exit 130, every container of the run removed, no report."""
-    import signal
-
-    from labmatrix.container import PID_LABEL
-
-    proc = subprocess.Popen([CHECK, "--project", str(PROJECTS / "hang"), "--image", "py3.13", "--timeout", "120",
-                             "--out", str(tmp_path / "out")], cwd=matrix.ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    mine = {"label": f"{PID_LABEL}={proc.pid}"}
-    try:
-        def running_pytest() -> bool:  # a cell's pytest runs in one of the run's containers
-            return any("pytest" in " ".join(row) for c in docker_client.containers.list(filters=mine)
-                       for row in c.top().get("Processes") or [])
-        wait.until(running_pytest, 300, every=0.2, what="a cell's pytest")
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    def running_pytest(mine: dict) -> bool:  # a cell's pytest runs in one of the run's containers
+        return any("pytest" in " ".join(row) for c in docker_client.containers.list(filters=mine)
+                   for row in c.top().get("Processes") or [])
+    proc, mine = interrupt_when([CHECK, "--project", str(PROJECTS / "hang"), "--image", "py3.13", "--timeout", "120",
+                                 "--out", str(tmp_path / "out")], running_pytest, 300, "a cell's pytest")
+    err = proc.stderr
     assert proc.returncode == 130, err
     assert err.strip() == "check: interrupted; its containers and scratch folders are removed"
     assert not docker_client.containers.list(all=True, filters=mine)
