@@ -143,7 +143,8 @@ def _script(path: Path) -> Path:
 # --------------------------------------------------------------------------- running
 
 
-def container_options(script: Path) -> dict:
+def container_options() -> dict:
+    """The box runner, read-only, and a private scratch tmpfs for the lab user."""
     return {"volumes": {str(BOX_DIR): {"bind": BOX, "mode": "ro"}},
             "tmpfs": {SCRATCH: f"size=256m,uid={LAB_UID},gid={LAB_UID},mode=0700"}}
 
@@ -292,7 +293,7 @@ def run(opts: Options, all_images: bool = False) -> tuple[list[CheckCell], dict]
         # A container per GIL mode of each image (a free-threaded image's modes side by side).
         for count in sorted({len(image.gil_modes) for image in images}):
             pool.start([i for i in images if len(i.gil_modes) == count], per_image=count,
-                       **container_options(opts.script))
+                       **container_options())
         started = time.monotonic()
         cells = run_cells(pool.boxes, opts)
         ran = time.monotonic()

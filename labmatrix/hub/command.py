@@ -250,20 +250,31 @@ def wait_healthy(docker_client: docker.DockerClient, name: str, url: str, timeou
 
 
 def up(args: argparse.Namespace) -> int:
+    """Three phases: the images (pulled or built), the hub's container (healthy, or
+    nothing of it left), the welcome."""
     env_file = Path(args.env_file)
     conf = settings(env_file, os.environ)
     port = args.port or int(conf["HUB_PORT"] or PORT)
     ip = "0.0.0.0" if args.public else "127.0.0.1"
     docker_client = client()
     sock = _socket_path()
-    if not registry.pulled_for_hub(missing_images(docker_client, matrix.images()), MissingEnvironment):  # pull before build
-        build(args.no_build)
+    get_images(docker_client, args.no_build)
+    seconds = start_hub(docker_client, args, conf, env_file, sock, ip, port)
+    welcome(args, conf, env_file, port, seconds)
+    return 0
+
+
+def get_images(docker_client, no_build: bool) -> None:
+    """The hub image and the lab images: pulled when a registry is set and answers, else
+    built (a lab image that still misses is said, and its profile gets an error page)."""
+    if not registry.pulled_for_hub(missing_images(docker_client, matrix.images()), MissingEnvironment):
+        build(no_build)
     try:
         docker_client.images.get(TAG)
     except docker.errors.ImageNotFound:
         raise MissingEnvironment(f"the hub image {TAG} is missing; run scripts/hub without --no-build") from None
     missing = missing_images(docker_client, matrix.images())
-    if missing and not args.no_build:
+    if missing and not no_build:
         done = subprocess.run(["scripts/build-images", *missing], cwd=matrix.ROOT, capture_output=True, text=True)
         if done.returncode:
             raise RunFailed(f"scripts/build-images {' '.join(missing)} failed; run it to see why")
@@ -271,6 +282,11 @@ def up(args: argparse.Namespace) -> int:
     for name in missing:
         print(f"hub: image {matrix.get_image(name).tag} is missing: attendees who pick {name} get an error page; "
               f"build it with scripts/build-images {name}", file=sys.stderr)
+
+
+def start_hub(docker_client, args: argparse.Namespace, conf: dict, env_file: Path, sock: str, ip: str, port: int) -> float:
+    """The hub's network, data volume and container, up to its health answer; the seconds
+    that took. On any failure what this call made is removed."""
     created = []
     try:
         # A running hub of this name is replaced; its attendees' servers keep running.
@@ -305,11 +321,14 @@ def up(args: argparse.Namespace) -> int:
             restart_policy={"Name": "unless-stopped"},
             **{k: v for k, v in HARDENING.items() if k != "shm_size"})
         created.append(hub)
-        seconds = wait_healthy(docker_client, args.name, f"http://127.0.0.1:{port}/hub/health")
+        return wait_healthy(docker_client, args.name, f"http://127.0.0.1:{port}/hub/health")
     except BaseException:
         for item in reversed(created):
             item.remove(force=True)
         raise
+
+
+def welcome(args: argparse.Namespace, conf: dict, env_file: Path, port: int, seconds: float) -> None:
     host = socket.getfqdn() if args.public else "127.0.0.1"
     print(f"hub: JupyterHub up after {seconds:.0f} s: http://{host}:{port}/hub/login")
     print(f"  attendees: any user name, and the workshop password (HUB_PASSWORD in {env_file})")
@@ -317,7 +336,6 @@ def up(args: argparse.Namespace) -> int:
     if args.public:
         print("  serving the room on every interface: put TLS in front (README, 'The hub')", file=sys.stderr)
     print("  stop: scripts/hub down (attendees' work is kept)")
-    return 0
 
 
 def down(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ def test_every_signature_has_a_script():
 @pytest.fixture(scope="module")
 def boxes(docker_client):
     with ContainerPool(docker_client) as pool:
-        pool.start([matrix.get_image(name) for name in IMAGES], **check.container_options(SCRIPTS / "guarded.py"))
+        pool.start([matrix.get_image(name) for name in IMAGES], **check.container_options())
         yield pool.boxes
 
 

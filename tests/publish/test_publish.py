@@ -1,10 +1,11 @@
 """Published images, tested with a real registry (Debian's docker-registry on 127.0.0.1).
 
-The images are published from the shared daemon (only names of the loopback registry are
-added there, and removed again); a second, empty Docker daemon is the fresh host that
-pulls them: a fresh clone's scripts/workshop there pulls and serves every image healthy,
-`docker compose pull` works, and a report's digests are the registry's. The
-`concurrency-lab:*` images of the shared daemon are never moved.
+The lab images and the hub's are published from the shared daemon (only names of the
+loopback registry are added there, and removed again); a second, empty Docker daemon is
+the fresh host that pulls them: a fresh clone's scripts/workshop there pulls and serves
+every image healthy, `docker compose pull` works, its scripts/hub pulls the hub's image and
+serves, and a report's digests are the registry's. The `concurrency-lab:*` images of the
+shared daemon are never moved.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -23,6 +25,7 @@ import pytest
 from labmatrix import matrix
 from labmatrix.compose import project_env
 from labmatrix.container import free_port
+from labmatrix.hub import command as hubmod
 from labmatrix.loopback import BINARY, FreshDaemon, LoopbackRegistry, fresh_clone
 from labmatrix.publish import remote_digest
 from tests.utils.tracked_workshop import TEST_PREFIX
@@ -129,16 +132,17 @@ def test_publish_then_a_fresh_host_pulls_serves_and_reproduces(docker_client, re
     names = matrix.image_names()
     out = tmp_path / "publish"
     storage = docker_client.info()["Driver"]
+    hubmod.build(no_build=False)  # this checkout's hub image (the build cache makes it quick)
     with LoopbackRegistry(registry_dir) as reg, FreshDaemon(storage) as fresh:
         env = {ENV: reg.repo}
-        pushed = run([ROOT / "scripts" / "publish", "push", "--out", out, *names], env, timeout=1800)
+        pushed = run([ROOT / "scripts" / "publish", "push", "--out", out, *names, matrix.HUB], env, timeout=1800)
         assert pushed.returncode == 0, pushed.stderr
         # Docker 20.10's own `docker manifest` (scripts/bench-pull takes buildx imagetools where it is).
         merged = run([ROOT / "scripts" / "publish", "merge", "--tool", "manifest", "--out", out], env, timeout=600)
         assert merged.returncode == 0, merged.stderr
         assert not local_names(docker_client, reg.repo), "publishing leaves no registry names here"
         lists = json.loads((out / "manifests.json").read_text())
-        for name in names:
+        for name in [*names, matrix.HUB]:
             moving, immutable = lists[name]["tags"]
             assert moving == name and immutable.startswith(f"{name}-3.")
             assert remote_digest(reg.repo, moving) == remote_digest(reg.repo, immutable) == lists[name]["digest"]
@@ -165,6 +169,23 @@ def test_publish_then_a_fresh_host_pulls_serves_and_reproduces(docker_client, re
         finally:
             subprocess.run(["docker", "compose", "--env-file", fenv["WORKSHOP_ENV_FILE"], "down", "-v"],
                            cwd=clone, env=fenv, capture_output=True, timeout=300)
+
+        # The fresh host's scripts/hub pulls the hub's image (the lab images are there now)
+        # and serves; it spawns on this daemon (its DOCKER_HOST socket).
+        hub_name, hub_env = f"{TEST_PREFIX}{os.getpid()}-hub", tmp_path / "hub.env"
+        hub_env.write_text(f"HUB_PASSWORD={secrets.token_urlsafe(12)}\nHUB_ADMIN_PASSWORD={secrets.token_urlsafe(32)}\n")
+        try:
+            hub = subprocess.run([clone / "scripts" / "hub", "--name", hub_name, "--port", str(free_port()),
+                                  "--env-file", hub_env], cwd=clone, env=fenv, capture_output=True, text=True, timeout=600)
+            assert hub.returncode == 0, hub.stdout + hub.stderr
+            assert f"hub: pulled hub from {reg.repo} (the registry answers)" in hub.stderr, hub.stderr
+            assert "hub: JupyterHub up after" in hub.stdout, hub.stdout
+            hub_image = cli.images.get(hubmod.TAG)
+            assert f"{reg.repo}@{lists[matrix.HUB]['digest']}" in hub_image.attrs["RepoDigests"]
+            assert cli.containers.get(hub_name).image.id == hub_image.id
+        finally:
+            subprocess.run([clone / "scripts" / "hub", "down", "--name", hub_name], cwd=clone, env=fenv,
+                           capture_output=True, timeout=300)
 
         # A report's digests are the registry's; with --digests a host that has only the
         # report pulls exactly those images again.
