@@ -70,8 +70,14 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="verify-arm64-") as tmp, FreshDaemon(storage) as fresh:
         clone = fresh_clone(Path(tmp) / "clone")
         (clone / ".venv").symlink_to(matrix.ROOT / ".venv")
+        # The second daemon makes no NAT rules (it must not touch the shared daemon's
+        # iptables chains), so its image builds reach the Debian mirror on the host's
+        # network: a Compose override gives every build `network: host`.
+        override = Path(tmp) / "compose.build-network.yaml"
+        override.write_text("services:\n" + "".join(f"  {n}:\n    build:\n      network: host\n" for n in images))
         env = {**os.environ, "DOCKER_HOST": fresh.host, "BASE_ARCH": ARCH, "WHEEL_ARCH": ARCH,
-               "DOCKER_DEFAULT_PLATFORM": f"linux/{ARCH}", matrix.REGISTRY_ENV: matrix.IMAGE_REPO}
+               "DOCKER_DEFAULT_PLATFORM": f"linux/{ARCH}", matrix.REGISTRY_ENV: matrix.IMAGE_REPO,
+               "COMPOSE_FILE": os.pathsep.join([str(clone / "compose.yaml"), str(override)])}
         build_start = time.monotonic()
         built = subprocess.run([clone / "scripts" / "build-images", *images], cwd=clone, env=env)
         if built.returncode:
