@@ -13,6 +13,7 @@ Needs root: binfmt_misc is mounted if it is not, and Debian's qemu-user-static (
 binfmt-support) registers qemu-aarch64 with the F flag, so containers find it; mmdebstrap
 needs arch-test for a foreign architecture.
 
+    scripts/verify-arm64 [--keep] [--clean]
     arch arch=arm64 images=<n> cells=<n> ok=<n> wall_s=<s>
 """
 
@@ -34,6 +35,12 @@ from .loopback import FreshDaemon, fresh_clone
 ARCH = "arm64"
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 OUT = matrix.ROOT / "results" / "arm64"
+#: ``--keep``: the arm64 daemon's data root (bases, images, build cache), so that the next
+#: run builds nothing again; ``--clean`` removes it first. Building takes about an hour
+#: under emulation.
+KEPT = matrix.ROOT / ".cache" / "verify-arm64"
+#: Every bound (labkit's and the driver's) multiplied under emulation (matrix.TIME_SCALE_ENV).
+TIME_SCALE = "8"
 
 
 class VerifyError(Exception):
@@ -66,8 +73,17 @@ def main(argv: list[str]) -> int:
         print(f"verify-arm64: {exc}", file=sys.stderr)
         return 3
 
+    if set(argv) - {"--keep", "--clean"}:
+        print(f"verify-arm64: unknown argument '{sorted(set(argv) - {'--keep', '--clean'})[0]}'; "
+              "usage: scripts/verify-arm64 [--keep] [--clean]", file=sys.stderr)
+        return 2
+    os.environ[matrix.TIME_SCALE_ENV] = TIME_SCALE  # the driver's bounds here, labkit's in the containers
+    keep = "--keep" in argv
+    if "--clean" in argv:
+        shutil.rmtree(KEPT, ignore_errors=True)
     storage = client().info()["Driver"]
-    with tempfile.TemporaryDirectory(prefix="verify-arm64-") as tmp, FreshDaemon(storage) as fresh:
+    with tempfile.TemporaryDirectory(prefix="verify-arm64-") as tmp, \
+            FreshDaemon(storage, KEPT if keep else None) as fresh:
         clone = fresh_clone(Path(tmp) / "clone")
         (clone / ".venv").symlink_to(matrix.ROOT / ".venv")
         # The second daemon makes no NAT rules (it must not touch the shared daemon's

@@ -84,8 +84,11 @@ BRIDGE_ADDRESS = "10.212.0.1/24"
 
 
 class FreshDaemon:
-    def __init__(self, storage_driver: str):
+    def __init__(self, storage_driver: str, data_root: Path | None = None):
+        """``data_root``: keep the daemon's images there for the next run (its containers,
+        networks and volumes are still removed); by default it is temporary, like the rest."""
         self.storage_driver = storage_driver
+        self.data_root = data_root
         self.folder: Path | None = None
         self.proc: subprocess.Popen | None = None
         self.bridge = ""
@@ -113,7 +116,9 @@ class FreshDaemon:
             if done.returncode:
                 self.__exit__()
                 raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()} (a second daemon needs root)")
-        cmd = ["dockerd", "--config-file", str(self.folder / "daemon.json"), "--data-root", str(self.folder / "root"),
+        root = self.data_root or self.folder / "root"
+        root.mkdir(parents=True, exist_ok=True)
+        cmd = ["dockerd", "--config-file", str(self.folder / "daemon.json"), "--data-root", str(root),
                "--exec-root", str(self.folder / "exec"), "--pidfile", str(self.folder / "docker.pid"),
                "--host", self.host, "--storage-driver", self.storage_driver,
                "--bridge", self.bridge, "--iptables=false", "--ip-masq=false",

@@ -40,8 +40,18 @@ METHODS = ("fork", "spawn", "forkserver", "default")
 #: The platforms an image can behave like (matrix.toml's ``platform``), and the
 #: ``sys.platform`` each one has natively.
 PLATFORMS = {"linux": "linux", "macos": "darwin", "windows": "win32"}
-#: The bound on one lab run, passed to labkit.runner (which enforces it).
+#: Every bound multiplied, on both sides (labkit reads the same variable in the
+#: container): for a host far slower than any laptop, such as QEMU user emulation
+#: (scripts/verify-arm64). 1 everywhere else.
+TIME_SCALE_ENV = "LABKIT_TIME_SCALE"
+#: The bound on one lab run, passed to labkit.runner (which enforces it), times time_scale().
 CELL_TIMEOUT = 15
+
+
+def time_scale() -> float:
+    return float(os.environ.get(TIME_SCALE_ENV) or 1)
+
+
 IMAGE_REPO = "concurrency-lab"
 LABEL_PREFIX = "org.concurrency-lab"
 LABEL = f"{LABEL_PREFIX}.project"

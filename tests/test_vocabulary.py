@@ -34,9 +34,17 @@ def test_start_methods():
 
 
 def test_cell_timeout_and_lab_list():
-    assert labkit.CELL_TIMEOUT == matrix.CELL_TIMEOUT
+    assert labkit.CELL_TIMEOUT == matrix.CELL_TIMEOUT * matrix.time_scale()
     assert labkit.runner.list_labs() == matrix.lab_names()
     assert not re.search(r"^(CELL_TIMEOUT|PLATFORMS) =", Path(cells.__file__).read_text(), re.M)
+
+
+def test_time_scale_is_one_variable_on_both_sides():
+    """The driver's scale reaches labkit under the name labkit reads; unset, it is 1."""
+    assert f'os.environ.get("{matrix.TIME_SCALE_ENV}")' in Path(labkit.__file__).read_text()
+    assert labkit.TIME_SCALE == matrix.time_scale()
+    assert (labkit.BOUND, labkit.STUCK, labkit.CELL_TIMEOUT) == (5.0 * labkit.TIME_SCALE, 0.5 * labkit.TIME_SCALE,
+                                                                 15.0 * labkit.TIME_SCALE)
 
 
 def test_platforms():

@@ -49,15 +49,18 @@ METHODS = ("fork", "spawn", "forkserver", "default")
 OUTCOME_PREFIX = "@@outcome "
 OBS_PREFIX = "@@obs "
 
+#: Every bound below multiplied: set by the driver for a host far slower than any laptop
+#: (QEMU user emulation); 1 everywhere else.
+TIME_SCALE = float(os.environ.get("LABKIT_TIME_SCALE") or 1)
 #: The bound on any wait that normally ends by itself (a child finishing, a thread
 #: joining). Generous, because a loaded machine may start a spawn child slowly; it only
 #: matters when something is really stuck.
-BOUND = 5.0
+BOUND = 5.0 * TIME_SCALE
 #: How long a lab waits on something it expects to be stuck (a deadlock demo) before it
 #: reports ``deadlock``. Nothing is ordered by this wait; it only proves "still blocked".
-STUCK = 0.5
+STUCK = 0.5 * TIME_SCALE
 #: The bound on one whole lab run (a cell), enforced by :mod:`labkit.runner`.
-CELL_TIMEOUT = 15.0
+CELL_TIMEOUT = 15.0 * TIME_SCALE
 
 _state = {"outcome": None, "method": None, "counting": False}
 
