@@ -67,16 +67,15 @@ def binfmt() -> None:
 def main(argv: list[str]) -> int:
     start = time.monotonic()
     images = [i.name for i in matrix.images() if not i.free_threaded]
+    if set(argv) - {"--keep", "--clean"}:  # refused before any side effect (binfmt_misc's mount)
+        print(f"verify-arm64: unknown argument '{sorted(set(argv) - {'--keep', '--clean'})[0]}'; "
+              "usage: scripts/verify-arm64 [--keep] [--clean]", file=sys.stderr)
+        return 2
     try:
         binfmt()
     except VerifyError as exc:
         print(f"verify-arm64: {exc}", file=sys.stderr)
         return 3
-
-    if set(argv) - {"--keep", "--clean"}:
-        print(f"verify-arm64: unknown argument '{sorted(set(argv) - {'--keep', '--clean'})[0]}'; "
-              "usage: scripts/verify-arm64 [--keep] [--clean]", file=sys.stderr)
-        return 2
     os.environ[matrix.TIME_SCALE_ENV] = TIME_SCALE  # the driver's bounds here, labkit's in the containers
     keep = "--keep" in argv
     if "--clean" in argv:
