@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from . import expect
 from .container import DriverError, LabContainer
-from .matrix import CELL_TIMEOUT, GIL_ENV, LABS_DIR, TIME_SCALE_ENV, Image, cell_id, platform_name, time_scale, variant
+from .matrix import LABS_DIR, Image, cell_id, cell_timeout, container_env, platform_name, variant
 
 
 @dataclass
@@ -84,7 +84,7 @@ MIN_BATCH_CELLS = 4
 
 
 def _batch_args(cells: list[tuple[str, str]]) -> list[str]:
-    return ["--timeout", str(CELL_TIMEOUT * time_scale()), *[f"{lab}:{method}" for lab, method in cells]]
+    return ["--timeout", str(cell_timeout()), *[f"{lab}:{method}" for lab, method in cells]]
 
 
 def _parse(target: str, output: str, default_method: str, gil: str = "") -> tuple[dict, list[Result]]:
@@ -128,7 +128,7 @@ def host_batch(part: list[tuple[str, str]]) -> tuple[dict, list[Result]]:
     """One runner over ``part`` with the host interpreter."""
     proc = subprocess.run([sys.executable, "-m", "labkit.runner", *_batch_args(part)],
                           cwd=LABS_DIR, capture_output=True, text=True,
-                          timeout=CELL_TIMEOUT * time_scale() * len(part) + 30)
+                          timeout=cell_timeout() * len(part) + 30)
     if proc.returncode != 0:
         raise DriverError(f"runner failed on host: {proc.stderr.strip()}")
     return _parse("host", proc.stdout, "")
@@ -141,9 +141,8 @@ def image_batch(container: LabContainer, gil: str = "") -> Batch:
 
     def batch(part: list[tuple[str, str]]) -> tuple[dict, list[Result]]:
         code, out, err = container.exec(["python", "-m", "labkit.runner", *_batch_args(part)],
-                                        timeout=CELL_TIMEOUT * time_scale() * len(part) + 30,
-                                        env={**(GIL_ENV[gil] if gil else {}),
-                                             **({TIME_SCALE_ENV: str(time_scale())} if time_scale() != 1 else {})} or None)
+                                        timeout=cell_timeout() * len(part) + 30,
+                                        env=container_env(gil) or None)
         if code != 0:
             raise DriverError(f"runner failed in {variant(image.name, gil)} (exit {code}): {err.strip()[-500:]}")
         return _parse(image.name, out, image.default_method, gil)

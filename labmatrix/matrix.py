@@ -52,6 +52,11 @@ def time_scale() -> float:
     return float(os.environ.get(TIME_SCALE_ENV) or 1)
 
 
+def cell_timeout() -> float:
+    """The bound on one lab run on this host: CELL_TIMEOUT, times time_scale()."""
+    return CELL_TIMEOUT * time_scale()
+
+
 IMAGE_REPO = "concurrency-lab"
 LABEL_PREFIX = "org.concurrency-lab"
 LABEL = f"{LABEL_PREFIX}.project"
@@ -66,6 +71,13 @@ BUILT_FROM_LABEL = f"{LABEL_PREFIX}.built-from"
 #: no axis: their cells have gil "".
 GIL_MODES = ("off", "on")
 GIL_ENV = {"off": {}, "on": {"PYTHON_GIL": "1"}}
+
+
+def container_env(gil: str = "") -> dict[str, str]:
+    """What a process started in a lab container is given on top of the image's
+    environment: the GIL mode's variable and, on a slow host, the time scale."""
+    scale = {TIME_SCALE_ENV: str(time_scale())} if time_scale() != 1 else {}
+    return {**GIL_ENV.get(gil, {}), **scale}
 #: The image labels the build sets from matrix.toml (compose.yaml's build labels).
 IMAGE_LABEL = f"{LABEL_PREFIX}.image"
 METHOD_LABEL = f"{LABEL_PREFIX}.default-method"

@@ -13,6 +13,8 @@ import tokenize
 from pathlib import Path
 
 from labmatrix import cells, expect, matrix, render
+from labmatrix.check import command as check_command
+from labmatrix.project import run as project_run
 
 sys.path.insert(0, str(matrix.LABS_DIR))  # labkit is the labs' own package, not installed
 import labkit  # noqa: E402
@@ -37,6 +39,7 @@ def test_cell_timeout_and_lab_list():
     assert labkit.CELL_TIMEOUT == matrix.CELL_TIMEOUT * matrix.time_scale()
     assert labkit.runner.list_labs() == matrix.lab_names()
     assert not re.search(r"^(CELL_TIMEOUT|PLATFORMS) =", Path(cells.__file__).read_text(), re.M)
+    assert "CELL_TIMEOUT" not in Path(cells.__file__).read_text()  # matrix.cell_timeout() is the one bound
 
 
 def test_time_scale_is_one_variable_on_both_sides():
@@ -45,6 +48,18 @@ def test_time_scale_is_one_variable_on_both_sides():
     assert labkit.TIME_SCALE == matrix.time_scale()
     assert (labkit.BOUND, labkit.STUCK, labkit.CELL_TIMEOUT) == (5.0 * labkit.TIME_SCALE, 0.5 * labkit.TIME_SCALE,
                                                                  15.0 * labkit.TIME_SCALE)
+
+
+def test_container_env_is_the_gil_mode_and_the_scale(monkeypatch):
+    """Every process the driver starts in a lab container (a lab batch, a check, a
+    project's tests) gets its environment from matrix.container_env, and only from it."""
+    monkeypatch.delenv(matrix.TIME_SCALE_ENV, raising=False)
+    assert (matrix.container_env(), matrix.container_env("off"), matrix.container_env("on")) == ({}, {}, {"PYTHON_GIL": "1"})
+    monkeypatch.setenv(matrix.TIME_SCALE_ENV, "8")
+    assert matrix.container_env("on") == {"PYTHON_GIL": "1", matrix.TIME_SCALE_ENV: "8.0"}
+    assert matrix.cell_timeout() == 8 * matrix.CELL_TIMEOUT
+    for module in (cells, check_command, project_run):
+        assert not re.search(r"GIL_ENV|TIME_SCALE_ENV", Path(module.__file__).read_text()), module.__name__
 
 
 def test_platforms():

@@ -151,8 +151,8 @@ def container_options() -> dict:
 
 def gil_axis(image: matrix.Image) -> list[tuple[str, dict]]:
     """The image's GIL modes and the environment of each (matrix.Image.gil_modes: on a
-    free-threaded image the GIL off and forced on; one mode "" otherwise)."""
-    return [(mode, matrix.GIL_ENV.get(mode, {})) for mode in image.gil_modes]
+    free-threaded image the GIL off and forced on; one mode "" otherwise), by matrix.container_env."""
+    return [(mode, matrix.container_env(mode)) for mode in image.gil_modes]
 
 
 @dataclass(frozen=True, eq=False)

@@ -107,7 +107,7 @@ def run_cells(cli, todo: list[Cell], layer_of: dict[str, str], folder: Path, whe
         def one(cell: Cell) -> None:
             key = (cell.image, cell.gil)
             spec = {"name": cell.method + (f"-gil-{cell.gil}" if cell.gil else ""), "method": cell.method,
-                    "gil": cell.gil, "env": matrix.GIL_ENV.get(cell.gil, {}), "input": INPUT,
+                    "gil": cell.gil, "env": matrix.container_env(cell.gil), "input": INPUT,
                     "wheel": f"{DIST}/{wheel.name}" if wheel else None, "args": pytest_args, "timeout": timeout,
                     "cap": OUTPUT_CAP, "scratch": SCRATCH}
             with locks[key]:
