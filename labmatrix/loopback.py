@@ -118,6 +118,12 @@ class FreshDaemon:
                 raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr.strip()} (a second daemon needs root)")
         root = self.data_root or self.folder / "root"
         root.mkdir(parents=True, exist_ok=True)
+        # A kept data root keeps images and build cache, never networks: its network store
+        # would hold the last run's default "bridge" network, and dockerd, finding a stale
+        # one with address pools set, deletes it and then the interface named docker0, the
+        # host daemon's (moby daemon_unix.go, initNetworkController, "Clear stale bridge
+        # network"). Without the store it starts as from an empty root.
+        (root / "network" / "files" / "local-kv.db").unlink(missing_ok=True)
         cmd = ["dockerd", "--config-file", str(self.folder / "daemon.json"), "--data-root", str(root),
                "--exec-root", str(self.folder / "exec"), "--pidfile", str(self.folder / "docker.pid"),
                "--host", self.host, "--storage-driver", self.storage_driver,
@@ -125,8 +131,8 @@ class FreshDaemon:
                "--default-address-pool", "base=10.213.0.0/16,size=24"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(self.folder / "dockerd.log", "w"),
                                      start_new_session=True)
-        # (A fresh data root holds no stale "bridge" network, so dockerd's other path to
-        # removeDefaultBridgeInterface, clearing one with address pools set, is not taken.)
+        # (With no network store, dockerd's other path to removeDefaultBridgeInterface,
+        # clearing a stale "bridge" network with address pools set, is not taken: above.)
         docker0 = Path("/sys/class/net/docker0")
         had_docker0 = docker0.exists()
         started(self, self._answers, 60, self.folder / "dockerd.log")

@@ -125,6 +125,27 @@ def test_a_pulled_image_whose_python_label_disagrees_is_refused(docker_client, r
         assert docker_client.images.get(right.tag).id == before
 
 
+def test_a_kept_data_root_keeps_its_images_and_the_hosts_bridge(docker_client, tmp_path):
+    """scripts/verify-arm64 --keep starts its second daemon again on the same data root: its
+    images are still there, and the host daemon's docker0 survives the restart."""
+    import io
+    import tarfile
+
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w") as tar:
+        info = tarfile.TarInfo("kept")
+        tar.addfile(info, io.BytesIO(b""))
+    storage, root = docker_client.info()["Driver"], tmp_path / "kept-root"
+    docker0 = Path("/sys/class/net/docker0")
+    assert docker0.exists(), "the host daemon's default bridge"
+    with FreshDaemon(storage, root) as fresh:
+        fresh.client().api.import_image_from_data(layer.getvalue(), repository="kept", tag="1")
+    assert (root / "network" / "files" / "local-kv.db").exists(), "the first run left its network store"
+    with FreshDaemon(storage, root) as fresh:  # raises if docker0 went
+        assert fresh.client().images.get("kept:1")
+    assert docker0.exists()
+
+
 # --- The whole way: publish, then a fresh host pulls.
 
 
