@@ -73,11 +73,18 @@ GIL_MODES = ("off", "on")
 GIL_ENV = {"off": {}, "on": {"PYTHON_GIL": "1"}}
 
 
+#: QEMU user emulation (binfmt_misc) reads its CPU model from each emulated process's
+#: environment; where the host sets it (scripts/verify-arm64), lab processes get it too.
+EMULATOR_CPU_ENV = "QEMU_CPU"
+
+
 def container_env(gil: str = "") -> dict[str, str]:
     """What a process started in a lab container is given on top of the image's
-    environment: the GIL mode's variable and, on a slow host, the time scale."""
+    environment: the GIL mode's variable and, on an emulated host, the time scale and
+    the emulator's CPU model."""
     scale = {TIME_SCALE_ENV: str(time_scale())} if time_scale() != 1 else {}
-    return {**GIL_ENV.get(gil, {}), **scale}
+    cpu = {EMULATOR_CPU_ENV: os.environ[EMULATOR_CPU_ENV]} if os.environ.get(EMULATOR_CPU_ENV) else {}
+    return {**GIL_ENV.get(gil, {}), **scale, **cpu}
 #: The image labels the build sets from matrix.toml (compose.yaml's build labels).
 IMAGE_LABEL = f"{LABEL_PREFIX}.image"
 METHOD_LABEL = f"{LABEL_PREFIX}.default-method"

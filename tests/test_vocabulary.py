@@ -54,10 +54,13 @@ def test_container_env_is_the_gil_mode_and_the_scale(monkeypatch):
     """Every process the driver starts in a lab container (a lab batch, a check, a
     project's tests) gets its environment from matrix.container_env, and only from it."""
     monkeypatch.delenv(matrix.TIME_SCALE_ENV, raising=False)
+    monkeypatch.delenv(matrix.EMULATOR_CPU_ENV, raising=False)
     assert (matrix.container_env(), matrix.container_env("off"), matrix.container_env("on")) == ({}, {}, {"PYTHON_GIL": "1"})
     monkeypatch.setenv(matrix.TIME_SCALE_ENV, "8")
     assert matrix.container_env("on") == {"PYTHON_GIL": "1", matrix.TIME_SCALE_ENV: "8.0"}
     assert matrix.cell_timeout() == 8 * matrix.CELL_TIMEOUT
+    monkeypatch.setenv(matrix.EMULATOR_CPU_ENV, "max,pauth=off")
+    assert matrix.container_env()[matrix.EMULATOR_CPU_ENV] == "max,pauth=off"
     for module in (cells, check_command, project_run):
         assert not re.search(r"GIL_ENV|TIME_SCALE_ENV", Path(module.__file__).read_text()), module.__name__
 
