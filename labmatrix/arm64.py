@@ -77,9 +77,10 @@ def binfmt() -> None:
 def main(argv: list[str]) -> int:
     start = time.monotonic()
     images = [i.name for i in matrix.images() if not i.free_threaded]
-    if set(argv) - {"--keep", "--clean"}:  # refused before any side effect (binfmt_misc's mount)
-        print(f"verify-arm64: unknown argument '{sorted(set(argv) - {'--keep', '--clean'})[0]}'; "
-              "usage: scripts/verify-arm64 [--keep] [--clean]", file=sys.stderr)
+    unknown = sorted(set(argv) - {"--keep", "--clean"})
+    if unknown:  # refused before any side effect (binfmt_misc's mount)
+        print(f"verify-arm64: unknown argument '{unknown[0]}'; usage: scripts/verify-arm64 [--keep] [--clean]",
+              file=sys.stderr)
         return 2
     try:
         binfmt()

@@ -85,6 +85,8 @@ def container_env(gil: str = "") -> dict[str, str]:
     scale = {TIME_SCALE_ENV: str(time_scale())} if time_scale() != 1 else {}
     cpu = {EMULATOR_CPU_ENV: os.environ[EMULATOR_CPU_ENV]} if os.environ.get(EMULATOR_CPU_ENV) else {}
     return {**GIL_ENV.get(gil, {}), **scale, **cpu}
+
+
 #: The image labels the build sets from matrix.toml (compose.yaml's build labels).
 IMAGE_LABEL = f"{LABEL_PREFIX}.image"
 METHOD_LABEL = f"{LABEL_PREFIX}.default-method"

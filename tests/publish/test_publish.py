@@ -10,6 +10,7 @@ shared daemon are never moved.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import docker.errors
@@ -128,9 +130,6 @@ def test_a_pulled_image_whose_python_label_disagrees_is_refused(docker_client, r
 def test_a_kept_data_root_keeps_its_images_and_the_hosts_bridge(docker_client, tmp_path):
     """scripts/verify-arm64 --keep starts its second daemon again on the same data root: its
     images are still there, and the host daemon's docker0 survives the restart."""
-    import io
-    import tarfile
-
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as tar:
         info = tarfile.TarInfo("kept")
